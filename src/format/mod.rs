@@ -1,4 +1,9 @@
 //! The `.tgpt` model format: a validated zero-copy view over the model's bytes.
+//!
+//! Owns: reading and validating the header, the tensor directory and the section bounds,
+//! once, with checked arithmetic; handing out typed slices afterwards. Must not: allocate,
+//! copy weights, or panic on any input. `docs/FORMAT.md` specifies the layout in prose;
+//! `layout.rs` holds the constants shared with the writer.
 
 mod config;
 pub mod layout;
@@ -7,8 +12,525 @@ pub mod writer;
 
 pub use config::{Activation, Arch, Config, DType, Norm, Position};
 
-/// A parsed model (being written).
+use crate::error::{Error, Result};
+use layout::*;
+
+/// A weight matrix `(rows, cols)` = `(out_features, in_features)`, borrowed from the model.
+#[derive(Debug, Clone, Copy)]
+pub enum Matrix<'a> {
+    /// f32 weights, row-major, `rows * cols` values.
+    F32 {
+        /// `(rows, cols)` values.
+        w: &'a [f32],
+        /// Output features.
+        rows: usize,
+        /// Input features.
+        cols: usize,
+    },
+    /// int8 weights with one f32 scale per group of `gs` inputs.
+    Q8 {
+        /// `(rows, stride)` codes; `stride = groups * gs`, the pad past `cols` is zero.
+        q: &'a [i8],
+        /// `(rows, groups)` scales.
+        s: &'a [f32],
+        /// Output features.
+        rows: usize,
+        /// Input features.
+        cols: usize,
+        /// Group size.
+        gs: usize,
+    },
+}
+
+impl Matrix<'_> {
+    /// Output features.
+    pub fn rows(&self) -> usize {
+        match *self {
+            Matrix::F32 { rows, .. } | Matrix::Q8 { rows, .. } => rows,
+        }
+    }
+    /// Input features.
+    pub fn cols(&self) -> usize {
+        match *self {
+            Matrix::F32 { cols, .. } | Matrix::Q8 { cols, .. } => cols,
+        }
+    }
+    /// Copies row `r` into `out[..cols]` as f32 (dequantizing if needed): an embedding lookup.
+    pub fn row_into(&self, r: usize, out: &mut [f32]) {
+        match *self {
+            Matrix::F32 { w, cols, .. } => out[..cols].copy_from_slice(&w[r * cols..(r + 1) * cols]),
+            Matrix::Q8 { q, s, cols, gs, .. } => {
+                let groups = cols.div_ceil(gs);
+                let stride = groups * gs;
+                let qr = &q[r * stride..r * stride + cols];
+                let sr = &s[r * groups..(r + 1) * groups];
+                for (i, (o, &v)) in out[..cols].iter_mut().zip(qr).enumerate() {
+                    *o = v as f32 * sr[i / gs];
+                }
+            }
+        }
+    }
+}
+
+/// How the tokenizer section and the weights may be checked when parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Verify the whole-file checksum (on by default; the fuzzers turn it off to reach the
+    /// structural checks behind it).
+    pub verify_checksum: bool,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions { verify_checksum: true }
+    }
+}
+
+/// A validated model: config, tensor directory and tokenizer, borrowed from the bytes.
+#[derive(Debug, Clone, Copy)]
 pub struct Model<'a> {
+    bytes: &'a [u8],
+    config: Config,
+    dir_off: usize,
+    tokenizer: crate::tokenizer::Tokenizer<'a>,
+}
+
+fn rd32(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        w.copy_from_slice(s);
+    }
+    u32::from_le_bytes(w)
+}
+
+fn rd64(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        w.copy_from_slice(s);
+    }
+    u64::from_le_bytes(w)
+}
+
+fn to_usize(v: u64, what: &'static str) -> Result<usize> {
+    usize::try_from(v).map_err(|_| Error::Overflow { what })
+}
+
+/// What a slot must hold under a config: `None` = absent, `Some((matrix?, rows, cols))`.
+fn expected(cfg: &Config, slot: Slot) -> Option<(bool, usize, usize)> {
+    let (dim, hid, qd, kvd) = (cfg.dim, cfg.hidden_dim, cfg.q_dim(), cfg.kv_dim());
+    let ln = cfg.norm == Norm::LayerNorm;
+    let b = cfg.bias;
+    let m = |r, c| Some((true, r, c));
+    let v = |n| Some((false, 1, n));
+    match slot {
+        Slot::TokEmb => m(cfg.vocab_size, dim),
+        Slot::PosEmb => (cfg.pos == Position::Learned).then_some((true, cfg.seq_len, dim)),
+        Slot::FinalNormW | Slot::AttnNormW | Slot::FfnNormW => v(dim),
+        Slot::FinalNormB | Slot::AttnNormB | Slot::FfnNormB => ln.then_some((false, 1, dim)),
+        Slot::LmHead => (!cfg.tied).then_some((true, cfg.vocab_size, dim)),
+        Slot::Wq => m(qd, dim),
+        Slot::Bq => b.then_some((false, 1, qd)),
+        Slot::Wk | Slot::Wv => m(kvd, dim),
+        Slot::Bk | Slot::Bv => b.then_some((false, 1, kvd)),
+        Slot::Wo => m(dim, qd),
+        Slot::Bo | Slot::B2 => b.then_some((false, 1, dim)),
+        Slot::W1 => m(hid, dim),
+        Slot::B1 => b.then_some((false, 1, hid)),
+        Slot::W3 => cfg.gated().then_some((true, hid, dim)),
+        Slot::B3 => (b && cfg.gated()).then_some((false, 1, hid)),
+        Slot::W2 => m(dim, hid),
+    }
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates a model, verifying its checksum.
+    ///
+    /// `bytes` must start at a 16-byte aligned address (`include_model!`-style statics and
+    /// [`AlignedBytes`](crate::AlignedBytes) in std guarantee it).
+    ///
+    /// # Errors
+    /// A typed [`Error`] naming the first problem found; never panics, never reads out of
+    /// bounds.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        Self::parse(bytes, ParseOptions::default())
+    }
+
+    /// [`Model::from_bytes`] with options.
+    ///
+    /// # Errors
+    /// As [`Model::from_bytes`].
+    pub fn parse(bytes: &'a [u8], opts: ParseOptions) -> Result<Self> {
+        let len = bytes.len() as u64;
+        if bytes.len() < H_END {
+            if bytes.len() >= 4 && bytes[..4] != MAGIC {
+                return Err(Error::BadMagic);
+            }
+            return Err(Error::Truncated { what: "header", needed: HEADER_LEN as u64, available: len });
+        }
+        if bytes[H_MAGIC..H_MAGIC + 4] != MAGIC {
+            return Err(Error::BadMagic);
+        }
+        let version = rd32(bytes, H_VERSION);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion(version));
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(Error::Truncated { what: "header", needed: HEADER_LEN as u64, available: len });
+        }
+        if bytes.as_ptr() as usize % BASE_ALIGN != 0 {
+            return Err(Error::Misaligned { what: "model bytes", align: BASE_ALIGN });
+        }
+        let header_len = rd32(bytes, H_HEADER_LEN);
+        if header_len as usize != HEADER_LEN {
+            return Err(Error::BadField { field: "header_len", value: header_len as u64 });
+        }
+        if bytes[H_END..HEADER_LEN].iter().any(|&b| b != 0) {
+            return Err(Error::BadField { field: "reserved header bytes", value: 1 });
+        }
+        let file_len = rd64(bytes, H_FILE_LEN);
+        if file_len > len {
+            return Err(Error::Truncated { what: "file", needed: file_len, available: len });
+        }
+        if file_len < len {
+            return Err(Error::BadField { field: "file_len (trailing bytes after the model)", value: file_len });
+        }
+        if opts.verify_checksum {
+            let stored = rd64(bytes, H_CHECKSUM);
+            let computed = checksum(bytes);
+            if stored != computed {
+                return Err(Error::Checksum { stored, computed });
+            }
+        }
+
+        let config = read_config(bytes)?;
+        config.validate()?;
+
+        // tensor directory
+        let count = rd32(bytes, H_TENSOR_COUNT) as usize;
+        let want = config
+            .n_layers
+            .checked_mul(LAYER_SLOTS)
+            .and_then(|n| n.checked_add(GLOBAL_SLOTS))
+            .ok_or(Error::Overflow { what: "tensor count" })?;
+        if count != want {
+            return Err(Error::BadField { field: "tensor_count", value: count as u64 });
+        }
+        let dir_off = to_usize(rd64(bytes, H_TENSOR_DIR_OFF), "tensor directory offset")?;
+        let dir_end = count
+            .checked_mul(ENTRY_LEN)
+            .and_then(|n| n.checked_add(dir_off))
+            .ok_or(Error::Overflow { what: "tensor directory size" })?;
+        if dir_off < HEADER_LEN || dir_off % 8 != 0 {
+            return Err(Error::BadField { field: "tensor_dir_off", value: dir_off as u64 });
+        }
+        if dir_end > bytes.len() {
+            return Err(Error::Truncated { what: "tensor directory", needed: dir_end as u64, available: len });
+        }
+        for i in 0..count {
+            let (slot, layer) = if i < GLOBAL_SLOTS {
+                (GLOBAL[i], 0)
+            } else {
+                let j = i - GLOBAL_SLOTS;
+                (LAYER[j % LAYER_SLOTS], j / LAYER_SLOTS)
+            };
+            check_entry(bytes, &config, dir_off + i * ENTRY_LEN, i as u32, slot, layer)?;
+        }
+
+        // tokenizer section
+        let tok_off = to_usize(rd64(bytes, H_TOKENIZER_OFF), "tokenizer offset")?;
+        let tok_len = to_usize(rd64(bytes, H_TOKENIZER_LEN), "tokenizer length")?;
+        let tok_end = tok_off.checked_add(tok_len).ok_or(Error::Overflow { what: "tokenizer section" })?;
+        if tok_end > bytes.len() {
+            return Err(Error::Truncated { what: "tokenizer section", needed: tok_end as u64, available: len });
+        }
+        let tokenizer = crate::tokenizer::Tokenizer::parse(&bytes[tok_off..tok_end], config.vocab_size)?;
+        Ok(Model { bytes, config, dir_off, tokenizer })
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The tokenizer stored in the file.
+    pub fn tokenizer(&self) -> &crate::tokenizer::Tokenizer<'a> {
+        &self.tokenizer
+    }
+
+    /// The model's bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Total bytes of weight data (matrices, scales, vectors), without header and tokenizer.
+    pub fn weight_bytes(&self) -> usize {
+        let n = GLOBAL_SLOTS + LAYER_SLOTS * self.config.n_layers;
+        (0..n)
+            .map(|i| {
+                let at = self.dir_off + i * ENTRY_LEN;
+                let e = raw_entry(self.bytes, at);
+                entry_bytes(&self.config, &e)
+            })
+            .sum()
+    }
+
+    /// Size in bytes of the tokenizer section.
+    pub fn tokenizer_bytes(&self) -> usize {
+        rd64(self.bytes, H_TOKENIZER_LEN) as usize
+    }
+
+    fn entry(&self, slot: Slot, layer: usize) -> RawEntry {
+        raw_entry(self.bytes, self.dir_off + slot.index(layer) * ENTRY_LEN)
+    }
+
+    /// The matrix in `slot` of `layer` (validated at parse time).
+    ///
+    /// # Panics
+    /// If the slot is absent for this config (a caller bug, not an input problem: the
+    /// forward pass only asks for slots the config has, and parse checked their presence).
+    pub fn matrix(&self, slot: Slot, layer: usize) -> Matrix<'a> {
+        let e = self.entry(slot, layer);
+        let (rows, cols) = (e.rows as usize, e.cols as usize);
+        match e.dtype {
+            T_F32 => Matrix::F32 { w: f32s(self.bytes, e.data_off as usize, rows * cols), rows, cols },
+            _ => {
+                let gs = self.config.group_size;
+                let groups = cols.div_ceil(gs);
+                let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs);
+                let s = f32s(self.bytes, e.scale_off as usize, rows * groups);
+                Matrix::Q8 { q, s, rows, cols, gs }
+            }
+        }
+    }
+
+    /// The f32 vector in `slot` of `layer`, or `None` if the config has no such tensor.
+    pub fn vector(&self, slot: Slot, layer: usize) -> Option<&'a [f32]> {
+        let e = self.entry(slot, layer);
+        if e.dtype == T_ABSENT {
+            return None;
+        }
+        Some(f32s(self.bytes, e.data_off as usize, e.cols as usize))
+    }
+
+    /// The LM head: its own matrix, or the token embedding when tied.
+    pub fn lm_head(&self) -> Matrix<'a> {
+        if self.config.tied {
+            self.matrix(Slot::TokEmb, 0)
+        } else {
+            self.matrix(Slot::LmHead, 0)
+        }
+    }
+}
+
+fn read_config(b: &[u8]) -> Result<Config> {
+    let arch = match rd32(b, H_ARCH) {
+        1 => Arch::Gpt2,
+        2 => Arch::Llama,
+        v => return Err(Error::BadField { field: "arch", value: v as u64 }),
+    };
+    let dtype = match rd32(b, H_DTYPE) {
+        1 => DType::F32,
+        2 => DType::Q8,
+        v => return Err(Error::BadField { field: "dtype", value: v as u64 }),
+    };
+    let norm = match rd32(b, H_NORM) {
+        1 => Norm::LayerNorm,
+        2 => Norm::RmsNorm,
+        v => return Err(Error::BadField { field: "norm", value: v as u64 }),
+    };
+    let act = match rd32(b, H_ACT) {
+        1 => Activation::GeluTanh,
+        2 => Activation::Relu,
+        3 => Activation::SwiGlu,
+        4 => Activation::GeluErf,
+        v => return Err(Error::BadField { field: "activation", value: v as u64 }),
+    };
+    let pos = match rd32(b, H_POS) {
+        1 => Position::Learned,
+        2 => Position::Sinusoidal,
+        3 => Position::Rope,
+        v => return Err(Error::BadField { field: "position encoding", value: v as u64 }),
+    };
+    let flag = |at: usize, field: &'static str| match rd32(b, at) {
+        0 => Ok(false),
+        1 => Ok(true),
+        v => Err(Error::BadField { field, value: v as u64 }),
+    };
+    let u = |at: usize| rd32(b, at) as usize;
+    Ok(Config {
+        arch,
+        dtype,
+        group_size: u(H_GROUP_SIZE),
+        dim: u(H_DIM),
+        hidden_dim: u(H_HIDDEN_DIM),
+        n_layers: u(H_N_LAYERS),
+        n_heads: u(H_N_HEADS),
+        n_kv_heads: u(H_N_KV_HEADS),
+        head_size: u(H_HEAD_SIZE),
+        vocab_size: u(H_VOCAB_SIZE),
+        seq_len: u(H_SEQ_LEN),
+        norm,
+        norm_eps: f32::from_bits(rd32(b, H_NORM_EPS)),
+        act,
+        pos,
+        rope_theta: f32::from_bits(rd32(b, H_ROPE_THETA)),
+        tied: flag(H_TIED, "tied")?,
+        bias: flag(H_BIAS, "bias")?,
+    })
+}
+
+struct RawEntry {
+    code: u32,
+    layer: u32,
+    dtype: u32,
+    rows: u32,
+    cols: u32,
+    reserved: u32,
+    data_off: u64,
+    scale_off: u64,
+}
+
+fn raw_entry(b: &[u8], at: usize) -> RawEntry {
+    RawEntry {
+        code: rd32(b, at),
+        layer: rd32(b, at + 4),
+        dtype: rd32(b, at + 8),
+        rows: rd32(b, at + 12),
+        cols: rd32(b, at + 16),
+        reserved: rd32(b, at + 20),
+        data_off: rd64(b, at + 24),
+        scale_off: rd64(b, at + 32),
+    }
+}
+
+/// Bytes of data (+ scales) an entry occupies. Only called on validated entries.
+fn entry_bytes(cfg: &Config, e: &RawEntry) -> usize {
+    let (rows, cols) = (e.rows as usize, e.cols as usize);
+    match e.dtype {
+        T_F32 => rows * cols * 4,
+        T_Q8 => {
+            let groups = cols.div_ceil(cfg.group_size);
+            rows * groups * cfg.group_size + rows * groups * 4
+        }
+        _ => 0,
+    }
+}
+
+fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer: usize) -> Result<()> {
+    let e = raw_entry(b, at);
+    let bad = |why| Err(Error::BadTensor { index, why });
+    if e.code != slot.code() {
+        return bad("slot code out of the canonical order");
+    }
+    if e.layer as usize != layer {
+        return bad("layer index out of the canonical order");
+    }
+    if e.reserved != 0 {
+        return bad("reserved field is not zero");
+    }
+    let Some((is_matrix, rows, cols)) = expected(cfg, slot) else {
+        if e.dtype != T_ABSENT || e.rows != 0 || e.cols != 0 || e.data_off != 0 || e.scale_off != 0 {
+            return bad("tensor present but the config has no such tensor");
+        }
+        return Ok(());
+    };
+    let want_dtype = if is_matrix && cfg.dtype == DType::Q8 { T_Q8 } else { T_F32 };
+    if e.dtype == T_ABSENT {
+        return bad("tensor required by the config is absent");
+    }
+    if e.dtype != want_dtype {
+        return bad("dtype does not match the model's dtype");
+    }
+    if e.rows as usize != rows || e.cols as usize != cols {
+        return bad("shape does not match the config");
+    }
+    let len = b.len() as u64;
+    let in_file = |off: u64, n: usize, what: &'static str| -> Result<()> {
+        if off % SECTION_ALIGN as u64 != 0 || off < HEADER_LEN as u64 {
+            return Err(Error::BadTensor { index, why: what });
+        }
+        let end = off.checked_add(n as u64).ok_or(Error::Overflow { what: "tensor extent" })?;
+        if end > len {
+            return Err(Error::Truncated { what: "tensor data", needed: end, available: len });
+        }
+        Ok(())
+    };
+    // Config::validate bounds every dimension, so these products fit in u64 (and usize on
+    // the 32-bit targets only if the file itself fits in memory, which in_file checks).
+    let elems = (rows as u64).checked_mul(cols as u64).ok_or(Error::Overflow { what: "tensor size" })?;
+    if e.dtype == T_F32 {
+        let n = elems.checked_mul(4).ok_or(Error::Overflow { what: "tensor size" })?;
+        in_file(e.data_off, to_usize(n, "tensor size")?, "data offset not 64-byte aligned or inside the header")?;
+        if e.scale_off != 0 {
+            return bad("f32 tensor has a scale offset");
+        }
+    } else {
+        let groups = cols.div_ceil(cfg.group_size) as u64;
+        let q = (rows as u64)
+            .checked_mul(groups)
+            .and_then(|n| n.checked_mul(cfg.group_size as u64))
+            .ok_or(Error::Overflow { what: "tensor size" })?;
+        let s = (rows as u64).checked_mul(groups).and_then(|n| n.checked_mul(4)).ok_or(Error::Overflow { what: "tensor size" })?;
+        in_file(e.data_off, to_usize(q, "tensor size")?, "data offset not 64-byte aligned or inside the header")?;
+        in_file(e.scale_off, to_usize(s, "tensor size")?, "scale offset not 64-byte aligned or inside the header")?;
+    }
+    Ok(())
+}
+
+fn f32s(b: &[u8], off: usize, n: usize) -> &[f32] {
+    let bytes = &b[off..off + n * 4];
+    debug_assert!(bytes.as_ptr() as usize % 4 == 0);
+    // SAFETY: `bytes` is in bounds (the slice above checks it) and 4-byte aligned: the base is
+    // 16-byte aligned (checked in `Model::parse`) and `off` is a multiple of 64 (checked in
+    // `check_entry`). Every bit pattern is a valid f32, and the lifetime is that of `b`.
+    unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), n) }
+}
+
+fn i8s(b: &[u8], off: usize, n: usize) -> &[i8] {
+    let bytes = &b[off..off + n];
+    // SAFETY: u8 and i8 have the same size and alignment and every bit pattern is valid;
+    // the slice is in bounds (checked by the indexing above) and borrows from `b`.
+    unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), n) }
+}
+
+/// An owned, 16-byte aligned byte buffer (std): what a file or JS ArrayBuffer is copied into
+/// so that [`Model::from_bytes`] can view it without copying weights again.
+#[cfg(feature = "std")]
+pub struct AlignedBytes {
+    words: std::vec::Vec<u128>,
+    len: usize,
+}
+
+#[cfg(feature = "std")]
+impl AlignedBytes {
+    /// Copies `data` into a fresh aligned buffer.
+    pub fn new(data: &[u8]) -> Self {
+        let mut words = std::vec![0u128; data.len().div_ceil(16)];
+        // SAFETY: `words` owns `words.len() * 16 >= data.len()` initialized bytes; u128 has no
+        // invalid bit patterns and we write only within that many bytes.
+        let dst = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 16) };
+        dst[..data.len()].copy_from_slice(data);
+        AlignedBytes { words, len: data.len() }
+    }
+
+    /// Reads a file into an aligned buffer.
+    ///
+    /// # Errors
+    /// I/O errors from the file system.
+    pub fn read(path: &std::path::Path) -> std::io::Result<Self> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path)?;
+        let len = usize::try_from(f.metadata()?.len()).map_err(|_| std::io::Error::other("file too large"))?;
+        let mut words = std::vec![0u128; len.div_ceil(16)];
+        // SAFETY: as in `new`: the buffer owns at least `len` initialized bytes.
+        let dst = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 16) };
+        f.read_exact(&mut dst[..len])?;
+        Ok(AlignedBytes { words, len })
+    }
+
     /// The bytes.
-    pub bytes: &'a [u8],
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `words` owns `words.len() * 16 >= len` initialized bytes.
+        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
 }

@@ -1,1 +1,194 @@
-//! Kernels (being written).
+//! Kernels: the int8 and f32 matrix products behind one table chosen once, plus the small
+//! float operations of the decoder block (norms, softmax, activations, activation
+//! quantization).
+//!
+//! Owns: all arithmetic of the forward pass that is worth a kernel, and the only `unsafe`
+//! SIMD code. Must not: know about models, files or sessions.
+//!
+//! Determinism rules:
+//! - The int8 product accumulates each group's codes in exact i32 arithmetic; the float part
+//!   (`acc += isum as f32 * (w_scale * x_scale)`, groups in ascending order) is done in the
+//!   same order by every kernel, so SIMD kernels equal the scalar one bit for bit.
+//! - The f32 product uses the eight-lane order documented on [`scalar::dot_f32`].
+//! - The float operations below exist once, in portable Rust with `libm`, and are shared by
+//!   every platform.
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+#[cfg(test)]
+mod tests;
+
+/// Rows of an int8 weight matrix: `rows` rows of `stride` codes (a whole number of groups of
+/// `gs`, zero-padded) and `rows * stride / gs` scales.
+#[derive(Debug, Clone, Copy)]
+pub struct QRows<'a> {
+    /// `(rows, stride)` codes.
+    pub q: &'a [i8],
+    /// `(rows, stride / gs)` scales.
+    pub s: &'a [f32],
+    /// Number of rows (output features).
+    pub rows: usize,
+    /// Codes per row (input features rounded up to whole groups).
+    pub stride: usize,
+    /// Group size.
+    pub gs: usize,
+}
+
+/// Quantized activations of `n` tokens: `(n, stride)` codes and `(n, stride / gs)` scales.
+#[derive(Debug, Clone, Copy)]
+pub struct QActs<'a> {
+    /// `(n, stride)` codes, pad zero.
+    pub q: &'a [i8],
+    /// `(n, stride / gs)` scales.
+    pub s: &'a [f32],
+    /// Number of tokens.
+    pub n: usize,
+}
+
+/// The kernel table: one entry per operation, filled with the best implementation the
+/// machine can run.
+#[derive(Debug, Clone, Copy)]
+pub struct Kernels {
+    /// Name of the implementation set, e.g. `"scalar"`, `"avx2"`.
+    pub name: &'static str,
+    /// `out[t * w.rows + r] = row r · token t`, int8 (see [`scalar::matmul_q8`]).
+    pub matmul_q8: fn(&QRows<'_>, &QActs<'_>, &mut [f32]),
+    /// `out[t * rows + r] = w[r] · x[t]`, f32 (see [`scalar::matmul_f32`]).
+    pub matmul_f32: fn(&[f32], usize, usize, &[f32], usize, &mut [f32]),
+}
+
+static SCALAR: Kernels = Kernels { name: "scalar", matmul_q8: scalar::matmul_q8, matmul_f32: scalar::matmul_f32 };
+
+/// The portable reference kernels.
+pub fn scalar() -> &'static Kernels {
+    &SCALAR
+}
+
+/// The fastest kernels this machine runs, chosen once: run-time CPU detection with `std`,
+/// compile-time `target_feature` without it.
+pub fn best() -> &'static Kernels {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        static BEST: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
+        return BEST.get_or_init(|| if x86_64::avx2_available() { &x86_64::AVX2 } else { &SCALAR });
+    }
+    #[cfg(all(target_arch = "x86_64", not(feature = "std"), target_feature = "avx2"))]
+    {
+        return &x86_64::AVX2;
+    }
+    #[allow(unreachable_code)]
+    &SCALAR
+}
+
+// ---- activation quantization ---------------------------------------------------------------
+
+/// Rounds half away from zero, identically on every platform (no `round` intrinsic).
+#[inline]
+fn round_away(v: f32) -> i32 {
+    if v >= 0.0 {
+        (v + 0.5) as i32
+    } else {
+        (v - 0.5) as i32
+    }
+}
+
+/// Quantizes `x` (length `cols`) into groups of `gs`: `q` gets `groups * gs` codes in
+/// `[-127, 127]` (pad zero), `s` one scale per group (`max|x| / 127`; 0 for an all-zero
+/// group, whose codes are then 0). Non-finite inputs give code 0 for that element.
+pub fn quantize(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
+    let groups = x.len().div_ceil(gs);
+    for g in 0..groups {
+        let lo = g * gs;
+        let hi = (lo + gs).min(x.len());
+        let mut amax = 0.0f32;
+        for &v in &x[lo..hi] {
+            let a = v.abs();
+            if a > amax && a.is_finite() {
+                amax = a;
+            }
+        }
+        let scale = amax / 127.0;
+        s[g] = scale;
+        let inv = if scale > 0.0 { 127.0 / amax } else { 0.0 };
+        for i in lo..hi {
+            let v = x[i] * inv;
+            q[i] = if v.is_finite() { round_away(v).clamp(-127, 127) as i8 } else { 0 };
+        }
+        for c in &mut q[hi..lo + gs] {
+            *c = 0;
+        }
+    }
+}
+
+// ---- float operations (one implementation, every platform) ---------------------------------
+
+/// RMSNorm: `o = x / sqrt(mean(x²) + eps) * w`.
+pub fn rmsnorm(o: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+    let mut ss = 0.0f32;
+    for &v in x {
+        ss += v * v;
+    }
+    let inv = 1.0 / libm::sqrtf(ss / x.len() as f32 + eps);
+    for ((o, &v), &w) in o.iter_mut().zip(x).zip(w) {
+        *o = w * (v * inv);
+    }
+}
+
+/// LayerNorm: `o = (x - mean) / sqrt(var + eps) * w + b`.
+pub fn layernorm(o: &mut [f32], x: &[f32], w: &[f32], b: &[f32], eps: f32) {
+    let n = x.len() as f32;
+    let mut sum = 0.0f32;
+    for &v in x {
+        sum += v;
+    }
+    let mean = sum / n;
+    let mut var = 0.0f32;
+    for &v in x {
+        let d = v - mean;
+        var += d * d;
+    }
+    let inv = 1.0 / libm::sqrtf(var / n + eps);
+    for (((o, &v), &w), &b) in o.iter_mut().zip(x).zip(w).zip(b) {
+        *o = (v - mean) * inv * w + b;
+    }
+}
+
+/// In-place softmax (max-subtracted).
+pub fn softmax(x: &mut [f32]) {
+    let mut max = f32::NEG_INFINITY;
+    for &v in x.iter() {
+        if v > max {
+            max = v;
+        }
+    }
+    let mut sum = 0.0f32;
+    for v in x.iter_mut() {
+        *v = libm::expf(*v - max);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// GELU, tanh approximation (GPT-2 `gelu_new`).
+#[inline]
+pub fn gelu_tanh(x: f32) -> f32 {
+    const C: f32 = 0.797_884_6; // sqrt(2/pi)
+    0.5 * x * (1.0 + libm::tanhf(C * (x + 0.044715 * x * x * x)))
+}
+
+/// GELU, exact erf form.
+#[inline]
+pub fn gelu_erf(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x * core::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// SiLU: `x * sigmoid(x)`.
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + libm::expf(-x))
+}

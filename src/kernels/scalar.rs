@@ -1,0 +1,68 @@
+//! The portable scalar kernels: the oracle every SIMD kernel must equal bit for bit.
+//!
+//! Kept for clarity, never "optimised" past it. The float order in each kernel is part of
+//! its contract (see `kernels/mod.rs`), and the SIMD kernels reproduce it exactly.
+
+use super::{QActs, QRows};
+
+/// Exact i32 dot product of two int8 slices of equal length.
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+/// int8 matrix product: for each token `t < x.n` and row `r < w.rows`,
+/// `out[t * w.rows + r] = Σ_g (isum_g as f32) * (w.s[r, g] * x.s[t, g])`, with `g` in
+/// ascending order, starting from `0.0`, where `isum_g` is the exact i32 dot product of the
+/// group's codes.
+pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    let groups = w.stride / w.gs;
+    for t in 0..x.n {
+        let xq = &x.q[t * w.stride..(t + 1) * w.stride];
+        let xs = &x.s[t * groups..(t + 1) * groups];
+        let o = &mut out[t * w.rows..(t + 1) * w.rows];
+        for (r, o) in o.iter_mut().enumerate() {
+            let wq = &w.q[r * w.stride..(r + 1) * w.stride];
+            let ws = &w.s[r * groups..(r + 1) * groups];
+            let mut acc = 0.0f32;
+            for g in 0..groups {
+                let isum = dot_i8(&wq[g * w.gs..(g + 1) * w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
+                acc += isum as f32 * (ws[g] * xs[g]);
+            }
+            *o = acc;
+        }
+    }
+}
+
+/// f32 dot product in the fixed order shared by all f32 kernels: eight lane accumulators
+/// (`lane[i % 8] += a[i] * b[i]` over the largest multiple of 8, multiply then add, no fused
+/// multiply-add), reduced as `((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))`, then the tail added in
+/// order.
+#[inline]
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let body = n - n % 8;
+    let mut l = [0.0f32; 8];
+    let mut i = 0;
+    while i < body {
+        for j in 0..8 {
+            l[j] += a[i + j] * b[i + j];
+        }
+        i += 8;
+    }
+    let mut acc = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for j in body..n {
+        acc += a[j] * b[j];
+    }
+    acc
+}
+
+/// f32 matrix product: `out[t * rows + r] = dot_f32(w[r], x[t])`.
+pub fn matmul_f32(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
+    for t in 0..n {
+        let xt = &x[t * cols..(t + 1) * cols];
+        for r in 0..rows {
+            out[t * rows + r] = dot_f32(&w[r * cols..(r + 1) * cols], xt);
+        }
+    }
+}
