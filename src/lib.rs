@@ -21,3 +21,7 @@ pub use format::{Activation, Arch, Config, DType, Model, Norm, Position};
 
 #[cfg(feature = "std")]
 pub mod convert;
+pub mod session;
+pub use session::{state_bytes, KvDtype, Session, SessionOptions};
+#[cfg(feature = "std")]
+pub use format::AlignedBytes;

@@ -248,3 +248,63 @@ pub fn write_model(cfg: &Config, w: &Weights, tokenizer: &[u8]) -> Result<Vec<u8
     put64(&mut out, H_CHECKSUM, sum);
     Ok(out)
 }
+
+/// Random weights for `cfg` (deterministic in `seed`): what benchmarks and tests use to make
+/// models of any shape without a checkpoint. Matrices ~ U(-a, a) with `a = 1/sqrt(cols)`;
+/// norm weights near 1, biases small.
+pub fn random_weights(cfg: &Config, seed: u64) -> Weights {
+    use super::config::{Norm, Position};
+    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let mut mat = |rows: usize, cols: usize| -> Vec<f32> {
+        let a = 1.0 / (cols as f32).sqrt();
+        (0..rows * cols).map(|_| next() * a).collect()
+    };
+    let (dim, hid, qd, kvd) = (cfg.dim, cfg.hidden_dim, cfg.q_dim(), cfg.kv_dim());
+    let ln = cfg.norm == Norm::LayerNorm;
+    let gated = cfg.gated();
+    let bias = cfg.bias;
+    let mut w = Weights {
+        tok_emb: mat(cfg.vocab_size, dim).iter().map(|v| v * 4.0).collect(),
+        pos_emb: (cfg.pos == Position::Learned).then(|| mat(cfg.seq_len, dim)),
+        ..Default::default()
+    };
+    let vecn = |n: usize, center: f32| -> Vec<f32> { (0..n).map(|i| center + 0.1 * ((i * 7 % 13) as f32 / 13.0 - 0.5)).collect() };
+    w.final_norm_w = vecn(dim, 1.0);
+    w.final_norm_b = ln.then(|| vecn(dim, 0.0));
+    for _ in 0..cfg.n_layers {
+        let lw = LayerWeights {
+            attn_norm_w: vecn(dim, 1.0),
+            attn_norm_b: ln.then(|| vecn(dim, 0.0)),
+            bq: bias.then(|| vecn(qd, 0.0)),
+            bk: bias.then(|| vecn(kvd, 0.0)),
+            bv: bias.then(|| vecn(kvd, 0.0)),
+            bo: bias.then(|| vecn(dim, 0.0)),
+            ffn_norm_w: vecn(dim, 1.0),
+            ffn_norm_b: ln.then(|| vecn(dim, 0.0)),
+            b1: bias.then(|| vecn(hid, 0.0)),
+            b3: (bias && gated).then(|| vecn(hid, 0.0)),
+            b2: bias.then(|| vecn(dim, 0.0)),
+            ..Default::default()
+        };
+        w.layers.push(lw);
+    }
+    for lw in &mut w.layers {
+        lw.wq = mat(qd, dim);
+        lw.wk = mat(kvd, dim);
+        lw.wv = mat(kvd, dim);
+        lw.wo = mat(dim, qd);
+        lw.w1 = mat(hid, dim);
+        lw.w3 = gated.then(|| mat(hid, dim));
+        lw.w2 = mat(dim, hid);
+    }
+    if !cfg.tied {
+        w.lm_head = Some(mat(cfg.vocab_size, dim));
+    }
+    w
+}

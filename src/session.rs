@@ -1,0 +1,578 @@
+//! Session: a model plus the caller's workspace, and the decoder forward pass.
+//!
+//! Owns: carving the one caller-provided byte buffer into typed buffers (KV cache,
+//! activations, logits, sampler scratch), the position counter, and `forward`, which reads
+//! top to bottom like llama2.c's: embed → for each layer (norm → qkv → rope → cache →
+//! attention → wo → residual → norm → ffn → residual) → final norm → head.
+//! Must not: allocate, or panic on any token id / position / setting (those are checked).
+
+use half::f16;
+
+use crate::error::{Error, Result};
+use crate::format::{layout::Slot, Activation, Config, DType, Matrix, Model, Norm, Position};
+use crate::kernels::{self, Kernels, QActs, QRows};
+
+/// Storage type of the KV cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvDtype {
+    /// 32-bit floats (exact).
+    F32,
+    /// 16-bit floats: half the RAM, for microcontrollers.
+    F16,
+}
+
+/// Session settings that decide the workspace size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Context length in tokens (1..=the model's `seq_len`); 0 means the model's `seq_len`.
+    pub ctx: usize,
+    /// KV cache storage type.
+    pub kv: KvDtype,
+    /// Tokens processed together in prefill (≥ 1): weights are read once per batch.
+    /// 1 keeps the workspace smallest (microcontrollers).
+    pub batch: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { ctx: 0, kv: KvDtype::F32, batch: 1 }
+    }
+}
+
+const ALIGN: usize = 64;
+
+/// Sizes (elements) of every workspace buffer for a config and options.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    ctx: usize,
+    batch: usize,
+    qstride: usize,
+    qgroups: usize,
+}
+
+fn plan(cfg: &Config, opts: &SessionOptions) -> Result<Plan> {
+    cfg.validate()?;
+    let ctx = if opts.ctx == 0 { cfg.seq_len } else { opts.ctx };
+    if ctx > cfg.seq_len {
+        return Err(Error::BadContext { requested: ctx, max: cfg.seq_len });
+    }
+    if opts.batch == 0 || opts.batch > 4096 {
+        return Err(Error::InvalidSetting { name: "batch", allowed: "between 1 and 4096" });
+    }
+    let (qstride, qgroups) = match cfg.dtype {
+        DType::F32 => (0, 0),
+        DType::Q8 => {
+            let w = cfg.dim.max(cfg.hidden_dim).max(cfg.q_dim());
+            (cfg.row_stride(w), cfg.groups(w))
+        }
+    };
+    Ok(Plan { ctx, batch: opts.batch, qstride, qgroups })
+}
+
+/// Visits every buffer in carving order: `(bytes per element, element count)`.
+fn buffers(cfg: &Config, p: &Plan, kv: KvDtype, mut f: impl FnMut(usize, u64) -> Result<()>) -> Result<()> {
+    let b = p.batch as u64;
+    let kvb = if kv == KvDtype::F32 { 4 } else { 2 };
+    let cache = (cfg.n_layers as u64) * (p.ctx as u64) * (cfg.kv_dim() as u64);
+    f(4, b * cfg.dim as u64)?; // x
+    f(4, b * cfg.dim as u64)?; // xb
+    f(4, b * cfg.q_dim() as u64)?; // xa
+    f(4, b * cfg.dim as u64)?; // xb2
+    f(4, b * cfg.hidden_dim as u64)?; // hb
+    f(4, b * cfg.hidden_dim as u64)?; // hb2
+    f(4, b * cfg.q_dim() as u64)?; // q
+    f(4, b * cfg.kv_dim() as u64)?; // k
+    f(4, b * cfg.kv_dim() as u64)?; // v
+    f(4, b * cfg.head_size as u64)?; // rope cos/sin
+    f(4, p.ctx as u64)?; // att (one head at a time)
+    f(1, b * p.qstride as u64)?; // xq
+    f(4, b * p.qgroups as u64)?; // xs
+    f(4, b * cfg.vocab_size as u64)?; // logits
+    f(kvb, cache)?; // key_cache
+    f(kvb, cache)?; // value_cache
+    f(4, p.ctx as u64)?; // tokens
+    f(4, cfg.vocab_size as u64)?; // probs (sampler scratch)
+    f(4, cfg.vocab_size as u64)?; // idx (sampler scratch)
+    Ok(())
+}
+
+/// Exact workspace size in bytes for `cfg` with `opts` (includes alignment slack, so any
+/// byte buffer of this length works wherever it starts).
+///
+/// # Errors
+/// [`Error::BadContext`] / [`Error::InvalidSetting`] for bad options, [`Error::Overflow`] if
+/// the size does not fit in `usize`.
+pub fn state_bytes(cfg: &Config, opts: &SessionOptions) -> Result<usize> {
+    let p = plan(cfg, opts)?;
+    let mut total: u64 = ALIGN as u64; // slack to align the start
+    buffers(cfg, &p, opts.kv, |size, n| {
+        let bytes = n.checked_mul(size as u64).ok_or(Error::Overflow { what: "workspace size" })?;
+        let padded = bytes.div_ceil(ALIGN as u64) * ALIGN as u64;
+        total = total.checked_add(padded).ok_or(Error::Overflow { what: "workspace size" })?;
+        Ok(())
+    })?;
+    usize::try_from(total).map_err(|_| Error::Overflow { what: "workspace size" })
+}
+
+/// Plain-old-data element types the workspace may be carved into.
+trait Pod: Copy {}
+impl Pod for f32 {}
+impl Pod for i8 {}
+impl Pod for u32 {}
+impl Pod for f16 {}
+
+fn take<'w, T: Pod>(rest: &mut &'w mut [u8], n: usize) -> &'w mut [T] {
+    let bytes = n * core::mem::size_of::<T>();
+    let padded = bytes.div_ceil(ALIGN) * ALIGN;
+    let buf = core::mem::take(rest);
+    let (head, tail) = buf.split_at_mut(padded);
+    *rest = tail;
+    debug_assert!(head.as_ptr() as usize % core::mem::align_of::<T>() == 0);
+    // SAFETY: `head` is `padded >= n * size_of::<T>()` bytes, exclusively borrowed for 'w,
+    // and aligned for T: the carving starts at a 64-byte aligned address (Session::new) and
+    // every piece is a multiple of 64 bytes long. T is f32/i8/u32/f16, for which every bit
+    // pattern is valid.
+    unsafe { core::slice::from_raw_parts_mut(head.as_mut_ptr().cast::<T>(), n) }
+}
+
+enum Cache<'w> {
+    F32 { k: &'w mut [f32], v: &'w mut [f32] },
+    F16 { k: &'w mut [f16], v: &'w mut [f16] },
+}
+
+/// The runtime buffers, with llama2.c's names. `B` is the prefill batch.
+struct Workspace<'w> {
+    x: &'w mut [f32],      // (B, dim) residual stream
+    xb: &'w mut [f32],     // (B, dim) normed residual
+    xa: &'w mut [f32],     // (B, q_dim) attention output
+    xb2: &'w mut [f32],    // (B, dim) projection output
+    hb: &'w mut [f32],     // (B, hidden_dim)
+    hb2: &'w mut [f32],    // (B, hidden_dim)
+    q: &'w mut [f32],      // (B, q_dim)
+    k: &'w mut [f32],      // (B, kv_dim)
+    v: &'w mut [f32],      // (B, kv_dim)
+    rope: &'w mut [f32],   // (B, head_size): cos (head_size/2) then sin (head_size/2)
+    att: &'w mut [f32],    // (ctx,) scores of one head
+    xq: &'w mut [i8],      // (B, qstride) quantized activations
+    xs: &'w mut [f32],     // (B, qgroups) their scales
+    logits: &'w mut [f32], // (B, vocab_size)
+    cache: Cache<'w>,      // (n_layers, ctx, kv_dim) keys and values
+    tokens: &'w mut [u32], // (ctx,) tokens fed so far
+    probs: &'w mut [f32],  // (vocab_size,) sampler scratch
+    idx: &'w mut [u32],    // (vocab_size,) sampler scratch
+}
+
+/// A model running in a caller's workspace: the KV cache and position live here.
+pub struct Session<'m, 'w> {
+    model: Model<'m>,
+    kernels: &'static Kernels,
+    plan: Plan,
+    ws: Workspace<'w>,
+    pos: usize,
+    /// Index within the logits buffer of the last token's logits.
+    last: usize,
+}
+
+impl<'m, 'w> Session<'m, 'w> {
+    /// Carves `workspace` (at least [`state_bytes`] bytes, any alignment) for `model`.
+    ///
+    /// # Errors
+    /// [`Error::WorkspaceTooSmall`], or the errors of [`state_bytes`].
+    pub fn new(model: Model<'m>, workspace: &'w mut [u8], opts: SessionOptions) -> Result<Self> {
+        let cfg = *model.config();
+        let need = state_bytes(&cfg, &opts)?;
+        if workspace.len() < need {
+            return Err(Error::WorkspaceTooSmall { needed: need, got: workspace.len() });
+        }
+        let p = plan(&cfg, &opts)?;
+        let skip = workspace.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let mut rest: &'w mut [u8] = &mut workspace[skip..];
+        let b = p.batch;
+        let cache_n = cfg.n_layers * p.ctx * cfg.kv_dim();
+        let r = &mut rest;
+        let ws = Workspace {
+            x: take(r, b * cfg.dim),
+            xb: take(r, b * cfg.dim),
+            xa: take(r, b * cfg.q_dim()),
+            xb2: take(r, b * cfg.dim),
+            hb: take(r, b * cfg.hidden_dim),
+            hb2: take(r, b * cfg.hidden_dim),
+            q: take(r, b * cfg.q_dim()),
+            k: take(r, b * cfg.kv_dim()),
+            v: take(r, b * cfg.kv_dim()),
+            rope: take(r, b * cfg.head_size),
+            att: take(r, p.ctx),
+            xq: take(r, b * p.qstride),
+            xs: take(r, b * p.qgroups),
+            logits: take(r, b * cfg.vocab_size),
+            cache: match opts.kv {
+                KvDtype::F32 => Cache::F32 { k: take(r, cache_n), v: take(r, cache_n) },
+                KvDtype::F16 => Cache::F16 { k: take(r, cache_n), v: take(r, cache_n) },
+            },
+            tokens: take(r, p.ctx),
+            probs: take(r, cfg.vocab_size),
+            idx: take(r, cfg.vocab_size),
+        };
+        Ok(Session { model, kernels: kernels::best(), plan: p, ws, pos: 0, last: 0 })
+    }
+
+    /// Uses the given kernel set instead of the best one (tests compare them).
+    pub fn with_kernels(mut self, k: &'static Kernels) -> Self {
+        self.kernels = k;
+        self
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model<'m> {
+        &self.model
+    }
+
+    /// Tokens processed so far (the next token's position).
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The session's context length.
+    pub fn ctx(&self) -> usize {
+        self.plan.ctx
+    }
+
+    /// The tokens fed so far, in order.
+    pub fn tokens(&self) -> &[u32] {
+        &self.ws.tokens[..self.pos]
+    }
+
+    /// Forgets all tokens: the next token is at position 0.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+    }
+
+    /// Rewinds to position `pos` (≤ the current one), keeping the cache before it.
+    pub fn truncate(&mut self, pos: usize) {
+        self.pos = self.pos.min(pos);
+    }
+
+    /// Feeds one token and returns the logits for the next one.
+    ///
+    /// # Errors
+    /// [`Error::TokenOutOfRange`], [`Error::ContextFull`].
+    pub fn step(&mut self, token: u32) -> Result<&mut [f32]> {
+        self.forward(core::slice::from_ref(&token), false)?;
+        let v = self.model.config().vocab_size;
+        Ok(&mut self.ws.logits[..v])
+    }
+
+    /// Feeds `tokens` (in batches) and returns the logits after the last one.
+    ///
+    /// # Errors
+    /// [`Error::TokenOutOfRange`], [`Error::PromptTooLong`] if they do not fit in the context,
+    /// [`Error::EmptyPrompt`] for no tokens. Nothing is fed when an error is returned.
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&mut [f32]> {
+        self.check_tokens(tokens)?;
+        let b = self.plan.batch;
+        let mut last = 0;
+        for chunk in tokens.chunks(b) {
+            self.forward(chunk, false)?;
+            last = self.last;
+        }
+        let v = self.model.config().vocab_size;
+        Ok(&mut self.ws.logits[last * v..(last + 1) * v])
+    }
+
+    /// Feeds `tokens` and calls `f(i, logits)` with the logits after each token `i`
+    /// (a full causal forward, for evaluation).
+    ///
+    /// # Errors
+    /// As [`Session::prefill`].
+    pub fn forward_each(&mut self, tokens: &[u32], f: &mut dyn FnMut(usize, &[f32])) -> Result<()> {
+        self.check_tokens(tokens)?;
+        let b = self.plan.batch;
+        let v = self.model.config().vocab_size;
+        for (c, chunk) in tokens.chunks(b).enumerate() {
+            self.forward(chunk, true)?;
+            for t in 0..chunk.len() {
+                f(c * b + t, &self.ws.logits[t * v..(t + 1) * v]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The logits of the last token fed, the tokens fed so far, and sampler scratch
+    /// (`probs`, `idx`, each `vocab_size` long), borrowed together for sampling.
+    pub fn sampling_parts(&mut self) -> (&mut [f32], &[u32], &mut [f32], &mut [u32]) {
+        let v = self.model.config().vocab_size;
+        let last = self.last;
+        (
+            &mut self.ws.logits[last * v..(last + 1) * v],
+            &self.ws.tokens[..self.pos],
+            &mut self.ws.probs[..],
+            &mut self.ws.idx[..],
+        )
+    }
+
+    fn check_tokens(&self, tokens: &[u32]) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        let vocab = self.model.config().vocab_size;
+        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::TokenOutOfRange { id, vocab });
+        }
+        let room = self.plan.ctx - self.pos;
+        if tokens.len() > room {
+            return Err(Error::PromptTooLong { tokens: self.pos + tokens.len(), max: self.plan.ctx });
+        }
+        Ok(())
+    }
+}
+
+// ---- the forward pass -----------------------------------------------------------------------
+
+/// Quantizes `n` rows of width `cols` (row stride `cols` in `x`) for an int8 product; no-op
+/// for f32 models.
+fn prepare(cfg: &Config, x: &[f32], cols: usize, n: usize, xq: &mut [i8], xs: &mut [f32]) {
+    if cfg.dtype != DType::Q8 {
+        return;
+    }
+    let (stride, groups) = (cfg.row_stride(cols), cfg.groups(cols));
+    for t in 0..n {
+        kernels::quantize(
+            &x[t * cols..(t + 1) * cols],
+            cfg.group_size,
+            &mut xq[t * stride..(t + 1) * stride],
+            &mut xs[t * groups..(t + 1) * groups],
+        );
+    }
+}
+
+/// `out[t, r] = m[r] · x[t] (+ bias[r])` for `n` tokens; `x`/`xq`/`xs` as left by `prepare`.
+#[allow(clippy::too_many_arguments)]
+fn matmul(k: &Kernels, m: Matrix<'_>, bias: Option<&[f32]>, x: &[f32], xq: &[i8], xs: &[f32], n: usize, out: &mut [f32]) {
+    let rows = m.rows();
+    match m {
+        Matrix::F32 { w, rows, cols } => (k.matmul_f32)(w, rows, cols, &x[..n * cols], n, &mut out[..n * rows]),
+        Matrix::Q8 { q, s, rows, cols, gs } => {
+            let groups = cols.div_ceil(gs);
+            let stride = groups * gs;
+            let w = QRows { q, s, rows, stride, gs };
+            let a = QActs { q: &xq[..n * stride], s: &xs[..n * groups], n };
+            (k.matmul_q8)(&w, &a, &mut out[..n * rows]);
+        }
+    }
+    if let Some(b) = bias {
+        for t in 0..n {
+            for (o, &b) in out[t * rows..(t + 1) * rows].iter_mut().zip(b) {
+                *o += b;
+            }
+        }
+    }
+}
+
+fn norm(cfg: &Config, o: &mut [f32], x: &[f32], w: &[f32], b: Option<&[f32]>) {
+    match (cfg.norm, b) {
+        (Norm::LayerNorm, Some(b)) => kernels::layernorm(o, x, w, b, cfg.norm_eps),
+        _ => kernels::rmsnorm(o, x, w, cfg.norm_eps),
+    }
+}
+
+/// Rotates one head (Hugging Face "rotate half": pairs `(i, i + hs/2)`).
+fn rope_head(v: &mut [f32], cs: &[f32]) {
+    let half = v.len() / 2;
+    let (cos, sin) = cs.split_at(half);
+    for i in 0..half {
+        let (a, b) = (v[i], v[i + half]);
+        v[i] = a * cos[i] - b * sin[i];
+        v[i + half] = a * sin[i] + b * cos[i];
+    }
+}
+
+impl Session<'_, '_> {
+    /// Runs `tokens` (at most one batch) through the decoder at positions `pos..pos+n`.
+    /// Logits are computed for every token when `all`, else for the last one only.
+    fn forward(&mut self, tokens: &[u32], all: bool) -> Result<()> {
+        let cfg = *self.model.config();
+        let n = tokens.len();
+        let vocab = cfg.vocab_size;
+        if n == 0 || n > self.plan.batch {
+            return Err(Error::InvalidSetting { name: "batch length", allowed: "between 1 and the session's batch" });
+        }
+        if self.pos + n > self.plan.ctx {
+            return Err(Error::ContextFull { ctx: self.plan.ctx });
+        }
+        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::TokenOutOfRange { id, vocab });
+        }
+        let (dim, qd, kvd, hs, hid) = (cfg.dim, cfg.q_dim(), cfg.kv_dim(), cfg.head_size, cfg.hidden_dim);
+        let (m, k, ctx, pos0) = (self.model, self.kernels, self.plan.ctx, self.pos);
+        let Workspace { x, xb, xa, xb2, hb, hb2, q, k: kb, v: vb, rope, att, xq, xs, logits, cache, tokens: hist, .. } =
+            &mut self.ws;
+
+        // ---- embeddings (+ positions) ----
+        let emb = m.matrix(Slot::TokEmb, 0);
+        for (t, &tok) in tokens.iter().enumerate() {
+            let p = pos0 + t;
+            hist[p] = tok;
+            let xt = &mut x[t * dim..(t + 1) * dim];
+            emb.row_into(tok as usize, xt);
+            match cfg.pos {
+                Position::Learned => {
+                    let tmp = &mut xb[t * dim..(t + 1) * dim];
+                    m.matrix(Slot::PosEmb, 0).row_into(p, tmp);
+                    for (a, &b) in xt.iter_mut().zip(tmp.iter()) {
+                        *a += b;
+                    }
+                }
+                Position::Sinusoidal => {
+                    for i in 0..dim / 2 {
+                        let freq = libm::powf(10000.0, -((2 * i) as f32) / dim as f32);
+                        let angle = p as f32 * freq;
+                        xt[2 * i] += libm::sinf(angle);
+                        xt[2 * i + 1] += libm::cosf(angle);
+                    }
+                }
+                Position::Rope => {
+                    let half = hs / 2;
+                    let cs = &mut rope[t * hs..(t + 1) * hs];
+                    for i in 0..half {
+                        let inv_freq = 1.0 / libm::powf(cfg.rope_theta, (2 * i) as f32 / hs as f32);
+                        let angle = p as f32 * inv_freq;
+                        cs[i] = libm::cosf(angle);
+                        cs[half + i] = libm::sinf(angle);
+                    }
+                }
+            }
+        }
+
+        let kv_mul = cfg.n_heads / cfg.n_kv_heads;
+        let scale = 1.0 / libm::sqrtf(hs as f32);
+        for l in 0..cfg.n_layers {
+            // ---- attention ----
+            let (w, b) = (m.vector(Slot::AttnNormW, l), m.vector(Slot::AttnNormB, l));
+            for t in 0..n {
+                norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[t * dim..(t + 1) * dim], w.unwrap_or(&[]), b);
+            }
+            prepare(&cfg, xb, dim, n, xq, xs);
+            matmul(k, m.matrix(Slot::Wq, l), m.vector(Slot::Bq, l), xb, xq, xs, n, q);
+            matmul(k, m.matrix(Slot::Wk, l), m.vector(Slot::Bk, l), xb, xq, xs, n, kb);
+            matmul(k, m.matrix(Slot::Wv, l), m.vector(Slot::Bv, l), xb, xq, xs, n, vb);
+            if cfg.pos == Position::Rope {
+                for t in 0..n {
+                    let cs = &rope[t * hs..(t + 1) * hs];
+                    for h in q[t * qd..(t + 1) * qd].chunks_exact_mut(hs) {
+                        rope_head(h, cs);
+                    }
+                    for h in kb[t * kvd..(t + 1) * kvd].chunks_exact_mut(hs) {
+                        rope_head(h, cs);
+                    }
+                }
+            }
+            // store keys and values: cache is (n_layers, ctx, kv_dim)
+            let lo = l * ctx * kvd;
+            for t in 0..n {
+                let at = lo + (pos0 + t) * kvd;
+                let (ks, vs) = (&kb[t * kvd..(t + 1) * kvd], &vb[t * kvd..(t + 1) * kvd]);
+                match cache {
+                    Cache::F32 { k, v } => {
+                        k[at..at + kvd].copy_from_slice(ks);
+                        v[at..at + kvd].copy_from_slice(vs);
+                    }
+                    Cache::F16 { k, v } => {
+                        for (d, &s) in k[at..at + kvd].iter_mut().zip(ks) {
+                            *d = f16::from_f32(s);
+                        }
+                        for (d, &s) in v[at..at + kvd].iter_mut().zip(vs) {
+                            *d = f16::from_f32(s);
+                        }
+                    }
+                }
+            }
+            // causal multi-head attention, one query position and head at a time
+            for t in 0..n {
+                let p = pos0 + t;
+                for h in 0..cfg.n_heads {
+                    let qh = &q[t * qd + h * hs..t * qd + (h + 1) * hs];
+                    let kvo = (h / kv_mul) * hs;
+                    let sc = &mut att[..=p];
+                    for (s, a) in sc.iter_mut().enumerate() {
+                        let at = lo + s * kvd + kvo;
+                        let mut dot = 0.0f32;
+                        match cache {
+                            Cache::F32 { k, .. } => {
+                                for (&a, &b) in qh.iter().zip(&k[at..at + hs]) {
+                                    dot += a * b;
+                                }
+                            }
+                            Cache::F16 { k, .. } => {
+                                for (&a, &b) in qh.iter().zip(&k[at..at + hs]) {
+                                    dot += a * b.to_f32();
+                                }
+                            }
+                        }
+                        *a = dot * scale;
+                    }
+                    kernels::softmax(sc);
+                    let out = &mut xa[t * qd + h * hs..t * qd + (h + 1) * hs];
+                    out.fill(0.0);
+                    for (s, &a) in sc.iter().enumerate() {
+                        let at = lo + s * kvd + kvo;
+                        match cache {
+                            Cache::F32 { v, .. } => {
+                                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
+                                    *o += a * b;
+                                }
+                            }
+                            Cache::F16 { v, .. } => {
+                                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
+                                    *o += a * b.to_f32();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            prepare(&cfg, xa, qd, n, xq, xs);
+            matmul(k, m.matrix(Slot::Wo, l), m.vector(Slot::Bo, l), xa, xq, xs, n, xb2);
+            for (a, &b) in x[..n * dim].iter_mut().zip(xb2.iter()) {
+                *a += b;
+            }
+
+            // ---- feed-forward ----
+            let (w, b) = (m.vector(Slot::FfnNormW, l), m.vector(Slot::FfnNormB, l));
+            for t in 0..n {
+                norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[t * dim..(t + 1) * dim], w.unwrap_or(&[]), b);
+            }
+            prepare(&cfg, xb, dim, n, xq, xs);
+            matmul(k, m.matrix(Slot::W1, l), m.vector(Slot::B1, l), xb, xq, xs, n, hb);
+            match cfg.act {
+                Activation::SwiGlu => {
+                    matmul(k, m.matrix(Slot::W3, l), m.vector(Slot::B3, l), xb, xq, xs, n, hb2);
+                    for (a, &b) in hb[..n * hid].iter_mut().zip(hb2.iter()) {
+                        *a = kernels::silu(*a) * b;
+                    }
+                }
+                Activation::GeluTanh => hb[..n * hid].iter_mut().for_each(|a| *a = kernels::gelu_tanh(*a)),
+                Activation::GeluErf => hb[..n * hid].iter_mut().for_each(|a| *a = kernels::gelu_erf(*a)),
+                Activation::Relu => hb[..n * hid].iter_mut().for_each(|a| *a = a.max(0.0)),
+            }
+            prepare(&cfg, hb, hid, n, xq, xs);
+            matmul(k, m.matrix(Slot::W2, l), m.vector(Slot::B2, l), hb, xq, xs, n, xb2);
+            for (a, &b) in x[..n * dim].iter_mut().zip(xb2.iter()) {
+                *a += b;
+            }
+        }
+
+        // ---- final norm and head ----
+        let first = if all { 0 } else { n - 1 };
+        let cnt = n - first;
+        let (w, b) = (m.vector(Slot::FinalNormW, 0), m.vector(Slot::FinalNormB, 0));
+        for t in 0..cnt {
+            let src = first + t;
+            norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[src * dim..(src + 1) * dim], w.unwrap_or(&[]), b);
+        }
+        prepare(&cfg, xb, dim, cnt, xq, xs);
+        matmul(k, m.lm_head(), None, xb, xq, xs, cnt, logits);
+        self.last = cnt - 1;
+        self.pos += n;
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! Session and forward-pass behaviour on random-weight models of both families.
+
+use tinygpt::format::writer::{random_weights, write_model};
+use tinygpt::*;
+
+fn cfg(arch: Arch, dtype: DType) -> Config {
+    let llama = arch == Arch::Llama;
+    Config {
+        arch,
+        dtype,
+        group_size: if dtype == DType::Q8 { 32 } else { 0 },
+        dim: 64,
+        hidden_dim: if llama { 172 } else { 256 },
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: if llama { 2 } else { 4 },
+        head_size: 16,
+        vocab_size: 97,
+        seq_len: 40,
+        norm: if llama { Norm::RmsNorm } else { Norm::LayerNorm },
+        norm_eps: 1e-5,
+        act: if llama { Activation::SwiGlu } else { Activation::GeluTanh },
+        pos: if llama { Position::Rope } else { Position::Learned },
+        rope_theta: 10000.0,
+        tied: !llama,
+        bias: !llama,
+    }
+}
+
+fn build(c: &Config) -> AlignedBytes {
+    let w = random_weights(&Config { dtype: DType::F32, ..*c }, 7);
+    AlignedBytes::new(&write_model(c, &w, &[]).unwrap())
+}
+
+fn run_steps(bytes: &[u8], toks: &[u32], opts: SessionOptions) -> Vec<Vec<f32>> {
+    let m = Model::from_bytes(bytes).unwrap();
+    let mut ws = vec![0u8; state_bytes(m.config(), &opts).unwrap()];
+    let mut s = Session::new(m, &mut ws, opts).unwrap();
+    toks.iter().map(|&t| s.step(t).unwrap().to_vec()).collect()
+}
+
+const TOKS: [u32; 21] = [5, 17, 3, 96, 0, 44, 44, 12, 80, 1, 2, 3, 4, 5, 6, 60, 61, 62, 9, 9, 9];
+
+#[test]
+fn batched_prefill_equals_stepping_bit_for_bit() {
+    for arch in [Arch::Gpt2, Arch::Llama] {
+        for dtype in [DType::F32, DType::Q8] {
+            let c = cfg(arch, dtype);
+            let bytes = build(&c);
+            let steps = run_steps(bytes.as_slice(), &TOKS, SessionOptions::default());
+            let m = Model::from_bytes(bytes.as_slice()).unwrap();
+            let opts = SessionOptions { batch: 8, ..Default::default() };
+            let mut ws = vec![0u8; state_bytes(m.config(), &opts).unwrap()];
+            let mut s = Session::new(m, &mut ws, opts).unwrap();
+            let mut all = Vec::new();
+            s.forward_each(&TOKS, &mut |_, l| all.push(l.to_vec())).unwrap();
+            assert_eq!(all.len(), TOKS.len());
+            for (a, b) in all.iter().zip(&steps) {
+                assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{arch:?} {dtype:?}");
+            }
+            s.reset();
+            let last = s.prefill(&TOKS).unwrap().to_vec();
+            assert_eq!(last, *steps.last().unwrap());
+        }
+    }
+}
+
+#[test]
+fn int8_logits_track_f32_logits() {
+    for arch in [Arch::Gpt2, Arch::Llama] {
+        let f = run_steps(build(&cfg(arch, DType::F32)).as_slice(), &TOKS, SessionOptions::default());
+        let q = run_steps(build(&cfg(arch, DType::Q8)).as_slice(), &TOKS, SessionOptions::default());
+        let mut agree = 0;
+        for (a, b) in f.iter().zip(&q) {
+            let am = a.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).unwrap().0;
+            let bm = b.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).unwrap().0;
+            agree += (am == bm) as usize;
+            let err = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            let spread = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(err < 0.1 * spread.max(1.0), "{arch:?}: int8 error {err} vs logit scale {spread}");
+        }
+        assert!(agree * 10 >= TOKS.len() * 8, "{arch:?}: top-1 agreement {agree}/{}", TOKS.len());
+    }
+}
+
+#[test]
+fn f16_cache_is_close_to_f32_cache() {
+    let bytes = build(&cfg(Arch::Llama, DType::F32));
+    let a = run_steps(bytes.as_slice(), &TOKS, SessionOptions::default());
+    let b = run_steps(bytes.as_slice(), &TOKS, SessionOptions { kv: KvDtype::F16, ..Default::default() });
+    for (x, y) in a.iter().zip(&b) {
+        let err = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+        assert!(err < 1e-2, "f16 cache error {err}");
+    }
+    let c = cfg(Arch::Llama, DType::F32);
+    let s32 = state_bytes(&c, &SessionOptions::default()).unwrap();
+    let s16 = state_bytes(&c, &SessionOptions { kv: KvDtype::F16, ..Default::default() }).unwrap();
+    let cache32 = 2 * c.n_layers * c.seq_len * c.kv_dim() * 4;
+    assert!(s32 - s16 >= cache32 / 2 - 64, "f16 cache saves half the cache bytes");
+}
+
+#[test]
+fn bad_tokens_context_and_workspace_are_errors() {
+    let bytes = build(&cfg(Arch::Gpt2, DType::Q8));
+    let m = Model::from_bytes(bytes.as_slice()).unwrap();
+    let opts = SessionOptions { ctx: 4, ..Default::default() };
+    let need = state_bytes(m.config(), &opts).unwrap();
+    let mut small = vec![0u8; need - 1];
+    assert!(matches!(Session::new(m, &mut small, opts), Err(Error::WorkspaceTooSmall { .. })));
+    assert!(matches!(
+        state_bytes(m.config(), &SessionOptions { ctx: 41, ..Default::default() }),
+        Err(Error::BadContext { .. })
+    ));
+    let mut ws = vec![0u8; need];
+    let mut s = Session::new(m, &mut ws, opts).unwrap();
+    assert!(matches!(s.step(97), Err(Error::TokenOutOfRange { id: 97, .. })));
+    assert!(matches!(s.prefill(&[1, 2, 3, 4, 5]), Err(Error::PromptTooLong { .. })));
+    assert!(matches!(s.prefill(&[]), Err(Error::EmptyPrompt)));
+    for t in 0..4 {
+        s.step(t).unwrap();
+    }
+    assert!(matches!(s.step(1), Err(Error::ContextFull { ctx: 4 })));
+    s.reset();
+    assert!(s.step(1).is_ok());
+}
+
+#[test]
+fn workspace_at_any_alignment_works() {
+    let bytes = build(&cfg(Arch::Llama, DType::Q8));
+    let want = run_steps(bytes.as_slice(), &TOKS[..5], SessionOptions::default());
+    let m = Model::from_bytes(bytes.as_slice()).unwrap();
+    let need = state_bytes(m.config(), &SessionOptions::default()).unwrap();
+    for off in [1usize, 3, 13, 63] {
+        let mut buf = vec![0u8; need + off];
+        let mut s = Session::new(m, &mut buf[off..], SessionOptions::default()).unwrap();
+        for (i, &t) in TOKS[..5].iter().enumerate() {
+            assert_eq!(s.step(t).unwrap().to_vec(), want[i]);
+        }
+    }
+}
+
+#[test]
+fn sinusoidal_and_relu_variants_run() {
+    let mut c = cfg(Arch::Gpt2, DType::Q8);
+    c.pos = Position::Sinusoidal;
+    c.act = Activation::Relu;
+    let bytes = build(&c);
+    let out = run_steps(bytes.as_slice(), &TOKS[..6], SessionOptions::default());
+    assert!(out.iter().flatten().all(|v| v.is_finite()));
+    assert_ne!(out[0], out[1]);
+}
