@@ -25,3 +25,5 @@ pub mod session;
 pub use session::{state_bytes, KvDtype, Session, SessionOptions};
 #[cfg(feature = "std")]
 pub use format::AlignedBytes;
+#[cfg(feature = "std")]
+pub mod cli;
