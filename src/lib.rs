@@ -22,8 +22,11 @@ pub use format::{Activation, Arch, Config, DType, Model, Norm, Position};
 #[cfg(feature = "std")]
 pub mod convert;
 pub mod session;
+pub mod sizes;
 pub use session::{state_bytes, KvDtype, Session, SessionOptions};
 #[cfg(feature = "std")]
 pub use format::AlignedBytes;
 #[cfg(feature = "std")]
 pub mod cli;
+#[cfg(tinygpt_builtin)]
+pub mod builtin;

@@ -11,6 +11,7 @@ use half::f16;
 use crate::error::{Error, Result};
 use crate::format::{layout::Slot, Activation, Config, DType, Matrix, Model, Norm, Position};
 use crate::kernels::{self, Kernels, QActs, QRows};
+use crate::sizes::{ws_total, WsDims};
 
 /// Storage type of the KV cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +40,7 @@ impl Default for SessionOptions {
     }
 }
 
-const ALIGN: usize = 64;
+const ALIGN: usize = crate::sizes::WS_ALIGN as usize;
 
 /// Sizes (elements) of every workspace buffer for a config and options.
 #[derive(Debug, Clone, Copy)]
@@ -69,31 +70,21 @@ fn plan(cfg: &Config, opts: &SessionOptions) -> Result<Plan> {
     Ok(Plan { ctx, batch: opts.batch, qstride, qgroups })
 }
 
-/// Visits every buffer in carving order: `(bytes per element, element count)`.
-fn buffers(cfg: &Config, p: &Plan, kv: KvDtype, mut f: impl FnMut(usize, u64) -> Result<()>) -> Result<()> {
-    let b = p.batch as u64;
-    let kvb = if kv == KvDtype::F32 { 4 } else { 2 };
-    let cache = (cfg.n_layers as u64) * (p.ctx as u64) * (cfg.kv_dim() as u64);
-    f(4, b * cfg.dim as u64)?; // x
-    f(4, b * cfg.dim as u64)?; // xb
-    f(4, b * cfg.q_dim() as u64)?; // xa
-    f(4, b * cfg.dim as u64)?; // xb2
-    f(4, b * cfg.hidden_dim as u64)?; // hb
-    f(4, b * cfg.hidden_dim as u64)?; // hb2
-    f(4, b * cfg.q_dim() as u64)?; // q
-    f(4, b * cfg.kv_dim() as u64)?; // k
-    f(4, b * cfg.kv_dim() as u64)?; // v
-    f(4, b * cfg.head_size as u64)?; // rope cos/sin
-    f(4, p.ctx as u64)?; // att (one head at a time)
-    f(1, b * p.qstride as u64)?; // xq
-    f(4, b * p.qgroups as u64)?; // xs
-    f(4, b * cfg.vocab_size as u64)?; // logits
-    f(kvb, cache)?; // key_cache
-    f(kvb, cache)?; // value_cache
-    f(4, p.ctx as u64)?; // tokens
-    f(4, cfg.vocab_size as u64)?; // probs (sampler scratch)
-    f(4, cfg.vocab_size as u64)?; // idx (sampler scratch)
-    Ok(())
+fn dims(cfg: &Config, p: &Plan, kv: KvDtype) -> WsDims {
+    WsDims {
+        dim: cfg.dim as u64,
+        hidden_dim: cfg.hidden_dim as u64,
+        n_layers: cfg.n_layers as u64,
+        q_dim: cfg.q_dim() as u64,
+        kv_dim: cfg.kv_dim() as u64,
+        head_size: cfg.head_size as u64,
+        vocab_size: cfg.vocab_size as u64,
+        ctx: p.ctx as u64,
+        batch: p.batch as u64,
+        kv_bytes: if kv == KvDtype::F32 { 4 } else { 2 },
+        qstride: p.qstride as u64,
+        qgroups: p.qgroups as u64,
+    }
 }
 
 /// Exact workspace size in bytes for `cfg` with `opts` (includes alignment slack, so any
@@ -104,13 +95,7 @@ fn buffers(cfg: &Config, p: &Plan, kv: KvDtype, mut f: impl FnMut(usize, u64) ->
 /// the size does not fit in `usize`.
 pub fn state_bytes(cfg: &Config, opts: &SessionOptions) -> Result<usize> {
     let p = plan(cfg, opts)?;
-    let mut total: u64 = ALIGN as u64; // slack to align the start
-    buffers(cfg, &p, opts.kv, |size, n| {
-        let bytes = n.checked_mul(size as u64).ok_or(Error::Overflow { what: "workspace size" })?;
-        let padded = bytes.div_ceil(ALIGN as u64) * ALIGN as u64;
-        total = total.checked_add(padded).ok_or(Error::Overflow { what: "workspace size" })?;
-        Ok(())
-    })?;
+    let total = ws_total(&dims(cfg, &p, opts.kv)).ok_or(Error::Overflow { what: "workspace size" })?;
     usize::try_from(total).map_err(|_| Error::Overflow { what: "workspace size" })
 }
 

@@ -103,8 +103,14 @@ fn input_err(e: crate::Error) -> Failure {
 
 /// Loaded model bytes, aligned, owned.
 struct Loaded {
-    bytes: AlignedBytes,
+    bytes: Bytes,
     path: String,
+}
+
+enum Bytes {
+    Owned(AlignedBytes),
+    #[allow(dead_code)]
+    Static(&'static [u8]),
 }
 
 fn load(m: &ModelArg) -> Result<Loaded, Failure> {
@@ -114,15 +120,22 @@ fn load(m: &ModelArg) -> Result<Loaded, Failure> {
                 return Err(Failure::new(exit::IO, format!("{}: is a directory, expected a .tgpt model file (convert a checkpoint with `tinygpt convert`)", p.display())));
             }
             let bytes = AlignedBytes::read(p).map_err(|e| Failure::new(exit::IO, format!("{}: {e}", p.display())))?;
-            Ok(Loaded { bytes, path: p.display().to_string() })
+            Ok(Loaded { bytes: Bytes::Owned(bytes), path: p.display().to_string() })
         }
+        #[cfg(tinygpt_builtin)]
+        None => Ok(Loaded { bytes: Bytes::Static(crate::builtin::MODEL), path: "built-in model".into() }),
+        #[cfg(not(tinygpt_builtin))]
         None => Err(Failure::new(exit::IO, "no model given (-m MODEL) and this build has no built-in model")),
     }
 }
 
 impl Loaded {
     fn model(&self) -> Result<Model<'_>, Failure> {
-        Model::from_bytes(self.bytes.as_slice()).map_err(|e| Failure::new(exit::MODEL, format!("{}: {e}", self.path)))
+        let b = match &self.bytes {
+            Bytes::Owned(a) => a.as_slice(),
+            Bytes::Static(s) => s,
+        };
+        Model::from_bytes(b).map_err(|e| Failure::new(exit::MODEL, format!("{}: {e}", self.path)))
     }
 }
 
