@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up and runs every tinygpt test. Installs what is missing (idempotent, fast when
+# present): rustup targets and tools. Called by .ci/run; the README's test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "setup: rustup targets"
+need_targets=(thumbv7em-none-eabihf riscv32imc-unknown-none-elf wasm32-unknown-unknown)
+installed=$(rustup target list --installed)
+for t in "${need_targets[@]}"; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
+
+step "cargo test (unit, integration, doc tests)"
+cargo test --release --all-targets 2>&1 | tee /tmp/tinygpt-cargo-test.log
+cargo test --release --doc
+
+step "no_std core builds for microcontroller and wasm targets"
+for t in thumbv7em-none-eabihf riscv32imc-unknown-none-elf wasm32-unknown-unknown; do
+  cargo build --release --lib --no-default-features --target "$t"
+  echo "ok: $t"
+done
+
+step "all tests passed"
