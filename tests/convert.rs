@@ -75,7 +75,16 @@ fn round_weights(w: &mut Weights, dtype: Dtype) {
     all.extend(w.final_norm_b.as_mut());
     all.extend(w.lm_head.as_mut());
     for l in &mut w.layers {
-        all.extend([&mut l.attn_norm_w, &mut l.wq, &mut l.wk, &mut l.wv, &mut l.wo, &mut l.ffn_norm_w, &mut l.w1, &mut l.w2]);
+        all.extend([
+            &mut l.attn_norm_w,
+            &mut l.wq,
+            &mut l.wk,
+            &mut l.wv,
+            &mut l.wo,
+            &mut l.ffn_norm_w,
+            &mut l.w1,
+            &mut l.w2,
+        ]);
         for o in [
             &mut l.attn_norm_b,
             &mut l.bq,
@@ -135,7 +144,8 @@ fn write_weights(dir: &Path, tensors: &[T], shards: usize) {
     let mut map = serde_json::Map::new();
     for s in 0..shards {
         let file = format!("model-{:05}-of-{:05}.safetensors", s + 1, shards);
-        let part: Vec<T> = tensors.iter().enumerate().filter(|(i, _)| i % shards == s).map(|(_, t)| t.clone()).collect();
+        let part: Vec<T> =
+            tensors.iter().enumerate().filter(|(i, _)| i % shards == s).map(|(_, t)| t.clone()).collect();
         for (n, ..) in &part {
             map.insert(n.clone(), serde_json::Value::String(file.clone()));
         }
@@ -267,10 +277,26 @@ fn llama_weights(rng: &mut Rng, d: Dims, untied: bool, attn_bias: bool, mlp_bias
     let (dim, hid) = (d.dim, d.hidden);
     let (qd, kvd) = (d.heads * d.head_size, d.kv_heads * d.head_size);
     let any = attn_bias || mlp_bias;
-    let mut b = |on: bool, n: usize| if on { Some(rng.vec(n)) } else if any { Some(vec![0.0; n]) } else { None };
+    let mut b = |on: bool, n: usize| {
+        if on {
+            Some(rng.vec(n))
+        } else if any {
+            Some(vec![0.0; n])
+        } else {
+            None
+        }
+    };
     let biases: Vec<[Option<Vec<f32>>; 7]> = (0..d.layers)
         .map(|_| {
-            [b(attn_bias, qd), b(attn_bias, kvd), b(attn_bias, kvd), b(attn_bias, dim), b(mlp_bias, hid), b(mlp_bias, hid), b(mlp_bias, dim)]
+            [
+                b(attn_bias, qd),
+                b(attn_bias, kvd),
+                b(attn_bias, kvd),
+                b(attn_bias, dim),
+                b(mlp_bias, hid),
+                b(mlp_bias, hid),
+                b(mlp_bias, dim),
+            ]
         })
         .collect();
     let layers = biases
@@ -329,7 +355,8 @@ fn llama_tensors(w: &Weights, d: Dims, dtype: Dtype) -> Vec<T> {
             (format!("{p}mlp.up_proj.weight"), dtype, vec![hid, dim], l.w3.clone().unwrap()),
             (format!("{p}mlp.down_proj.weight"), dtype, vec![dim, hid], l.w2.clone()),
         ]);
-        let bias = |name: &str, b: &Option<Vec<f32>>, n: usize| (format!("{p}{name}"), dtype, vec![n], b.clone().unwrap());
+        let bias =
+            |name: &str, b: &Option<Vec<f32>>, n: usize| (format!("{p}{name}"), dtype, vec![n], b.clone().unwrap());
         if l.bq.as_ref().is_some_and(|b| b.iter().any(|&x| x != 0.0)) {
             v.extend([
                 bias("self_attn.q_proj.bias", &l.bq, qd),
@@ -447,7 +474,10 @@ fn gpt2_case(name: &str, prefix: &str, dtype: Dtype, untied: bool, shards: usize
     let m = import_hf_dir(dir.path(), false).unwrap();
     assert_weights_eq(&m.weights, &want);
     let c = m.config;
-    assert_eq!((c.arch, c.norm, c.pos, c.bias, c.tied), (Arch::Gpt2, Norm::LayerNorm, Position::Learned, true, !untied));
+    assert_eq!(
+        (c.arch, c.norm, c.pos, c.bias, c.tied),
+        (Arch::Gpt2, Norm::LayerNorm, Position::Learned, true, !untied)
+    );
     assert_eq!((c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads), (16, 24, 2, 4, 4));
     assert_eq!((c.head_size, c.vocab_size, c.seq_len, c.norm_eps), (4, 40, 12, 1e-5));
     assert_eq!(c.dtype, DType::F32);
@@ -514,7 +544,10 @@ fn llama_case(name: &str, dtype: Dtype, shards: usize, untied: bool, v5: bool) -
     let m = import_hf_dir(dir.path(), false).unwrap();
     assert_weights_eq(&m.weights, &want);
     let c = m.config;
-    assert_eq!((c.arch, c.norm, c.pos, c.act, c.bias), (Arch::Llama, Norm::RmsNorm, Position::Rope, Activation::SwiGlu, false));
+    assert_eq!(
+        (c.arch, c.norm, c.pos, c.act, c.bias),
+        (Arch::Llama, Norm::RmsNorm, Position::Rope, Activation::SwiGlu, false)
+    );
     assert_eq!((c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_size), (16, 20, 2, 4, 2, 8));
     assert_eq!((c.vocab_size, c.seq_len, c.norm_eps, c.rope_theta, c.tied), (36, 32, 1e-6, 500000.0, !untied));
     assert_writes(&m);
@@ -694,8 +727,16 @@ fn wrong_shape_is_named() {
 #[test]
 fn unsupported_options_are_rejected() {
     let cases: [(&str, serde_json::Value, &str); 5] = [
-        ("rope_scaling", serde_json::json!({"rope_type": "llama3", "factor": 8.0}), "unsupported RoPE scaling \"llama3\""),
-        ("rope_parameters", serde_json::json!({"rope_theta": 1e4, "rope_type": "yarn"}), "unsupported RoPE scaling \"yarn\""),
+        (
+            "rope_scaling",
+            serde_json::json!({"rope_type": "llama3", "factor": 8.0}),
+            "unsupported RoPE scaling \"llama3\"",
+        ),
+        (
+            "rope_parameters",
+            serde_json::json!({"rope_theta": 1e4, "rope_type": "yarn"}),
+            "unsupported RoPE scaling \"yarn\"",
+        ),
         ("hidden_act", "gelu".into(), "unsupported hidden_act \"gelu\""),
         ("num_key_value_heads", 3.into(), "model not supported by tinygpt"),
         ("hidden_size", (-16).into(), "\"hidden_size\" must be a non-negative integer"),
@@ -746,7 +787,10 @@ fn corrupt_files_give_errors_not_panics() {
     fs::remove_file(&st).unwrap();
     fs::write(dir.path().join("pytorch_model.bin"), b"PK\x03\x04").unwrap();
     let e = err_of(import_hf_dir(dir.path(), false)).to_string();
-    assert!(e.contains("no model.safetensors or model.safetensors.index.json") && e.contains("pytorch_model.bin"), "{e}");
+    assert!(
+        e.contains("no model.safetensors or model.safetensors.index.json") && e.contains("pytorch_model.bin"),
+        "{e}"
+    );
     // no config.json
     let empty = TmpDir::new("err-empty");
     assert!(matches!(err_of(import_hf_dir(empty.path(), false)), ConvertError::Io { .. }));
@@ -831,7 +875,8 @@ fn q80(w: &[f32], gs: usize) -> (Vec<i8>, Vec<f32>) {
 fn llama2c_bytes(w: &Weights, d: Dims, version: u32, gs: usize) -> (Vec<u8>, HashMap<String, Vec<f32>>) {
     let (dim, hs, l) = (d.dim, d.head_size, d.layers);
     let shared = w.lm_head.is_none();
-    let params = [dim as i32, d.hidden as i32, l as i32, d.heads as i32, d.kv_heads as i32, d.vocab as i32, d.seq as i32];
+    let params =
+        [dim as i32, d.hidden as i32, l as i32, d.heads as i32, d.kv_heads as i32, d.vocab as i32, d.seq as i32];
     let mut deq = HashMap::new();
     let mut out = Vec::new();
     let meta_q: Vec<Vec<f32>> = w.layers.iter().map(|x| to_meta(&x.wq, hs, dim)).collect();
@@ -937,7 +982,10 @@ fn llama2c_want(rng: &mut Rng, untied: bool) -> Weights {
 
 fn check_llama2c_config(m: &Imported, tied: bool) {
     let c = m.config;
-    assert_eq!((c.arch, c.norm, c.act, c.pos, c.bias, c.tied), (Arch::Llama, Norm::RmsNorm, Activation::SwiGlu, Position::Rope, false, tied));
+    assert_eq!(
+        (c.arch, c.norm, c.act, c.pos, c.bias, c.tied),
+        (Arch::Llama, Norm::RmsNorm, Activation::SwiGlu, Position::Rope, false, tied)
+    );
     assert_eq!((c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_size), (32, 40, 2, 4, 2, 8));
     assert_eq!((c.vocab_size, c.seq_len, c.norm_eps, c.rope_theta), (24, 16, 1e-5, 10000.0));
 }
@@ -1022,7 +1070,9 @@ fn llama2c_permutation_preserves_rope_attention_scores() {
     let (bytes, _) = llama2c_bytes(&want, L2C, 0, 0);
     let m = parse_llama2c(&bytes, "mem.bin").unwrap();
     let (dim, hs) = (L2C.dim, L2C.head_size);
-    let matvec = |w: &[f32], x: &[f32]| -> Vec<f32> { w.chunks(dim).map(|r| r.iter().zip(x).map(|(a, b)| a * b).sum()).collect() };
+    let matvec = |w: &[f32], x: &[f32]| -> Vec<f32> {
+        w.chunks(dim).map(|r| r.iter().zip(x).map(|(a, b)| a * b).sum()).collect()
+    };
     let theta = |i: usize| 1.0 / 10000f64.powf((2 * i) as f64 / hs as f64);
     let rope_meta = |v: &mut [f32], pos: usize| {
         for h in v.chunks_mut(hs) {

@@ -91,22 +91,19 @@ impl fmt::Display for ConvertError {
             ConvertError::Input { path, why } => write!(f, "{path}: {why}"),
             ConvertError::Io { path, source } => write!(f, "{path}: {source}"),
             ConvertError::Invalid { file, why } => write!(f, "{file}: {why}"),
-            ConvertError::UnsupportedArch { file, arch } => write!(
-                f,
-                "{file}: unsupported architecture \"{arch}\" (supported: GPT2LMHeadModel, LlamaForCausalLM)"
-            ),
+            ConvertError::UnsupportedArch { file, arch } => {
+                write!(f, "{file}: unsupported architecture \"{arch}\" (supported: GPT2LMHeadModel, LlamaForCausalLM)")
+            }
             ConvertError::MissingTensor { file, name } => write!(f, "{file}: missing tensor \"{name}\""),
-            ConvertError::UnsupportedDtype { file, name, dtype } => write!(
-                f,
-                "{file}: tensor \"{name}\" has unsupported dtype {dtype} (supported: F32, F16, BF16)"
-            ),
+            ConvertError::UnsupportedDtype { file, name, dtype } => {
+                write!(f, "{file}: tensor \"{name}\" has unsupported dtype {dtype} (supported: F32, F16, BF16)")
+            }
             ConvertError::Shape { file, name, expected, found } => {
                 write!(f, "{file}: tensor \"{name}\" has shape {found:?}, expected {expected:?}")
             }
-            ConvertError::Truncated { file, what, needed, available } => write!(
-                f,
-                "{file}: truncated: {what} needs {needed} bytes, the file has {available}"
-            ),
+            ConvertError::Truncated { file, what, needed, available } => {
+                write!(f, "{file}: truncated: {what} needs {needed} bytes, the file has {available}")
+            }
             ConvertError::Options(why) => write!(f, "convert options: {why}"),
             ConvertError::Model(e) => write!(f, "converted model rejected: {e}"),
         }

@@ -47,8 +47,7 @@ const INDEX: &str = "model.safetensors.index.json";
 /// the config.
 pub fn import_hf_dir(dir: &Path, progress: bool) -> Result<Imported> {
     let json = read_text(&dir.join(CONFIG), CONFIG)?;
-    let root: Value =
-        serde_json::from_str(&json).map_err(|e| invalid(CONFIG, format!("invalid JSON: {e}")))?;
+    let root: Value = serde_json::from_str(&json).map_err(|e| invalid(CONFIG, format!("invalid JSON: {e}")))?;
     let obj = root.as_object().ok_or_else(|| invalid(CONFIG, "expected a JSON object"))?;
     let cfg = JsonCfg { obj };
     let arch = cfg.architecture()?;
@@ -71,8 +70,7 @@ pub(crate) fn hf_tokenizer_in(dir: &Path) -> Result<TokenizerSource> {
     }
     let tokenizer_json = read_text(&tj, "tokenizer.json")?;
     let tc = dir.join("tokenizer_config.json");
-    let tokenizer_config_json =
-        if tc.is_file() { Some(read_text(&tc, "tokenizer_config.json")?) } else { None };
+    let tokenizer_config_json = if tc.is_file() { Some(read_text(&tc, "tokenizer_config.json")?) } else { None };
     Ok(TokenizerSource::HfJson { tokenizer_json, tokenizer_config_json })
 }
 
@@ -144,7 +142,9 @@ impl JsonCfg<'_> {
     fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| invalid(CONFIG, format!("\"{key}\" must be true or false, found {v}"))),
+            Some(v) => {
+                v.as_bool().ok_or_else(|| invalid(CONFIG, format!("\"{key}\" must be true or false, found {v}")))
+            }
         }
     }
 
@@ -257,9 +257,14 @@ impl Store {
                 found: r.shape.clone(),
             });
         }
-        let raw = bytes.get(r.start..r.end).ok_or_else(|| invalid(file, format!("tensor \"{name}\" lies outside the file")))?;
-        let out = to_f32(raw, r.dtype)
-            .ok_or_else(|| ConvertError::UnsupportedDtype { file: file.clone(), name: name.into(), dtype: format!("{:?}", r.dtype) })?;
+        let raw = bytes
+            .get(r.start..r.end)
+            .ok_or_else(|| invalid(file, format!("tensor \"{name}\" lies outside the file")))?;
+        let out = to_f32(raw, r.dtype).ok_or_else(|| ConvertError::UnsupportedDtype {
+            file: file.clone(),
+            name: name.into(),
+            dtype: format!("{:?}", r.dtype),
+        })?;
         // read_metadata checked numel * size == byte length, so the count matches the shape.
         self.progress.inc(1);
         Ok(out)
@@ -284,9 +289,7 @@ fn shard_names(index_json: &str) -> Result<Vec<String>> {
         .ok_or_else(|| invalid(INDEX, "missing \"weight_map\" object"))?;
     let mut names = BTreeSet::new();
     for (tensor, file) in map {
-        let f = file
-            .as_str()
-            .ok_or_else(|| invalid(INDEX, format!("weight_map[\"{tensor}\"] must be a file name")))?;
+        let f = file.as_str().ok_or_else(|| invalid(INDEX, format!("weight_map[\"{tensor}\"] must be a file name")))?;
         if f.is_empty() || f.contains('/') || f.contains('\\') || f == "." || f == ".." {
             return Err(invalid(INDEX, format!("weight_map[\"{tensor}\"] = \"{f}\" is not a plain file name")));
         }
@@ -358,17 +361,18 @@ fn gpt2(j: &JsonCfg, st: &mut Store) -> Result<(Config, Weights)> {
         None => dim.checked_mul(4).ok_or_else(|| invalid(CONFIG, "4 * n_embd overflows"))?,
     };
     let eps = j.f64_or("layer_norm_epsilon", 1e-5)?;
-    let act = match j.str_or("activation_function", "gelu_new")? {
-        "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
-        "gelu" => Activation::GeluErf,
-        "relu" => Activation::Relu,
-        other => {
-            return Err(invalid(
+    let act =
+        match j.str_or("activation_function", "gelu_new")? {
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
+            "gelu" => Activation::GeluErf,
+            "relu" => Activation::Relu,
+            other => return Err(invalid(
                 CONFIG,
-                format!("unsupported activation_function \"{other}\" (supported: gelu_new, gelu_pytorch_tanh, gelu, relu)"),
-            ))
-        }
-    };
+                format!(
+                    "unsupported activation_function \"{other}\" (supported: gelu_new, gelu_pytorch_tanh, gelu, relu)"
+                ),
+            )),
+        };
     if !j.bool_or("scale_attn_weights", true)? {
         return Err(invalid(CONFIG, "scale_attn_weights = false is not supported"));
     }
@@ -449,14 +453,12 @@ fn gpt2(j: &JsonCfg, st: &mut Store) -> Result<(Config, Weights)> {
     let final_norm_b = st.get(&format!("{p}ln_f.bias"), &[dim])?;
     // GPT-2 always ties the head to wte in transformers; an explicit, different lm_head with
     // tie_word_embeddings = false is kept.
-    let lm_head = if j.bool_or("tie_word_embeddings", true)? {
-        None
-    } else {
-        st.get_opt("lm_head.weight", &[vocab_size, dim])?
-    };
+    let lm_head =
+        if j.bool_or("tie_word_embeddings", true)? { None } else { st.get_opt("lm_head.weight", &[vocab_size, dim])? };
     let lm_head = tie_if_equal(&tok_emb, lm_head);
     let cfg = Config { tied: lm_head.is_none(), ..cfg };
-    let w = Weights { tok_emb, pos_emb: Some(pos_emb), layers, final_norm_w, final_norm_b: Some(final_norm_b), lm_head };
+    let w =
+        Weights { tok_emb, pos_emb: Some(pos_emb), layers, final_norm_w, final_norm_b: Some(final_norm_b), lm_head };
     Ok((cfg, w))
 }
 
@@ -475,7 +477,10 @@ fn rope_theta(j: &JsonCfg) -> Result<f64> {
             Some(Value::String(s)) if s == "default" => {}
             Some(t) => {
                 let t = t.as_str().map(String::from).unwrap_or_else(|| t.to_string());
-                return Err(invalid(CONFIG, format!("unsupported RoPE scaling \"{t}\" in \"{key}\" (only \"default\" is supported)")));
+                return Err(invalid(
+                    CONFIG,
+                    format!("unsupported RoPE scaling \"{t}\" in \"{key}\" (only \"default\" is supported)"),
+                ));
             }
         }
         if let Some(t) = o.get("rope_theta").filter(|t| !t.is_null()) {
@@ -499,7 +504,10 @@ fn llama(j: &JsonCfg, st: &mut Store) -> Result<(Config, Weights)> {
         Some(h) => h,
         None => {
             if n_heads == 0 || dim % n_heads != 0 {
-                return Err(invalid(CONFIG, format!("hidden_size {dim} is not a multiple of num_attention_heads {n_heads}")));
+                return Err(invalid(
+                    CONFIG,
+                    format!("hidden_size {dim} is not a multiple of num_attention_heads {n_heads}"),
+                ));
             }
             dim / n_heads
         }
@@ -510,7 +518,10 @@ fn llama(j: &JsonCfg, st: &mut Store) -> Result<(Config, Weights)> {
     let theta = rope_theta(j)?;
     let act = j.str_or("hidden_act", "silu")?;
     if act != "silu" {
-        return Err(invalid(CONFIG, format!("unsupported hidden_act \"{act}\" (LlamaForCausalLM: only silu is supported)")));
+        return Err(invalid(
+            CONFIG,
+            format!("unsupported hidden_act \"{act}\" (LlamaForCausalLM: only silu is supported)"),
+        ));
     }
     let attn_bias = j.bool_or("attention_bias", false)?;
     let mlp_bias = j.bool_or("mlp_bias", false)?;
@@ -589,11 +600,8 @@ fn llama(j: &JsonCfg, st: &mut Store) -> Result<(Config, Weights)> {
     let final_norm_w = st.get("model.norm.weight", &[dim])?;
     // Tied when the config says so (transformers then ignores any saved lm_head) or when the
     // checkpoint has no lm_head.weight.
-    let lm_head = if j.bool_or("tie_word_embeddings", false)? {
-        None
-    } else {
-        st.get_opt("lm_head.weight", &[vocab_size, dim])?
-    };
+    let lm_head =
+        if j.bool_or("tie_word_embeddings", false)? { None } else { st.get_opt("lm_head.weight", &[vocab_size, dim])? };
     let lm_head = tie_if_equal(&tok_emb, lm_head);
     let cfg = Config { tied: lm_head.is_none(), ..cfg };
     let w = Weights { tok_emb, pos_emb: None, layers, final_norm_w, final_norm_b: None, lm_head };

@@ -25,8 +25,8 @@
 
 use std::format;
 use std::fs;
-use std::path::Path;
 use std::mem::take;
+use std::path::Path;
 use std::string::ToString;
 use std::vec::Vec;
 
@@ -138,9 +138,9 @@ fn header(bytes: &[u8], file: &str) -> Result<Header> {
         *v = i32_at(bytes, params_at + 4 * i).ok_or_else(|| truncated(params_at + 28))?;
     }
     let bad = |i: usize, why: &str| invalid(file, format!("llama2.c header: {} {}{why}", NAMES[i], p[i]));
-    for i in 0..7 {
+    for (i, &v) in p.iter().enumerate() {
         // v0 stores an unshared classifier as a negative vocab_size.
-        let ok = if i == 5 && version == 0 { p[i] != 0 && p[i] != i32::MIN } else { p[i] > 0 };
+        let ok = if i == 5 && version == 0 { v != 0 && v != i32::MIN } else { v > 0 };
         if !ok {
             return Err(bad(i, " (must be positive)"));
         }
@@ -159,11 +159,16 @@ fn header(bytes: &[u8], file: &str) -> Result<Header> {
             let shared = match bytes[36] {
                 0 => false,
                 1 => true,
-                b => return Err(invalid(file, format!("llama2.c header: shared_classifier flag {b} (must be 0 or 1)"))),
+                b => {
+                    return Err(invalid(file, format!("llama2.c header: shared_classifier flag {b} (must be 0 or 1)")))
+                }
             };
             let gs = if version == 2 { i32_at(bytes, 37).unwrap_or(0) } else { 0 };
             if version == 2 && (gs <= 0 || dim % gs as usize != 0) {
-                return Err(invalid(file, format!("llama2.c header: group_size {gs} (must be positive and divide dim {dim})")));
+                return Err(invalid(
+                    file,
+                    format!("llama2.c header: group_size {gs} (must be positive and divide dim {dim})"),
+                ));
             }
             (shared, gs.max(0) as usize)
         }
@@ -189,10 +194,12 @@ fn expected_len(h: &Header) -> Option<u64> {
     let kv = (h.dim / h.n_heads * h.n_kv_heads) as u64;
     let tok = (h.vocab_size as u64).checked_mul(d)?;
     let norms = l.checked_mul(2)?.checked_mul(d)?.checked_add(d)?; // rms_att, rms_ffn, rms_final
-    // wq, wk, wv, wo, w1, w2, w3 of one layer
-    let layer = d.checked_mul(d)?.checked_mul(2)?.checked_add(d.checked_mul(kv)?.checked_mul(2)?)?.checked_add(
-        d.checked_mul(hd)?.checked_mul(3)?,
-    )?;
+                                                                   // wq, wk, wv, wo, w1, w2, w3 of one layer
+    let layer = d
+        .checked_mul(d)?
+        .checked_mul(2)?
+        .checked_add(d.checked_mul(kv)?.checked_mul(2)?)?
+        .checked_add(d.checked_mul(hd)?.checked_mul(3)?)?;
     let mats = l.checked_mul(layer)?.checked_add(tok)?.checked_add(if h.shared { 0 } else { tok })?;
     let body = match h.version {
         0 => {
@@ -424,7 +431,7 @@ mod tests {
     #[test]
     fn short_headers_are_truncation_errors() {
         for n in [0, 3, 27] {
-            let e = parse_llama2c(&vec![1u8; n], "x.bin").unwrap_err();
+            let e = parse_llama2c(&std::vec![1u8; n], "x.bin").unwrap_err();
             assert!(matches!(e, ConvertError::Truncated { .. }), "{n}: {e}");
         }
         let mut v1 = 0x616b_3432u32.to_le_bytes().to_vec();
@@ -441,7 +448,7 @@ mod tests {
         }
         assert!(parse_llama2c(&b, "x.bin").is_err());
         b.clear();
-        for v in [4096, 11008, 1024, 32, 32, -32000, 1 << 20] {
+        for v in [4096i32, 11008, 1024, 32, 32, -32000, 1 << 20] {
             b.extend(v.to_le_bytes());
         }
         let e = parse_llama2c(&b, "x.bin").unwrap_err();
