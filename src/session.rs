@@ -144,7 +144,6 @@ struct Workspace<'w> {
     cache: Cache<'w>,      // (n_layers, ctx, kv_dim) keys and values
     tokens: &'w mut [u32], // (ctx,) tokens fed so far
     probs: &'w mut [f32],  // (vocab_size,) sampler scratch
-    idx: &'w mut [u32],    // (vocab_size,) sampler scratch
 }
 
 /// A model running in a caller's workspace: the KV cache and position live here.
@@ -196,7 +195,6 @@ impl<'m, 'w> Session<'m, 'w> {
             },
             tokens: take(r, p.ctx),
             probs: take(r, cfg.vocab_size),
-            idx: take(r, cfg.vocab_size),
         };
         Ok(Session { model, kernels: kernels::best(), plan: p, ws, pos: 0, last: 0 })
     }
@@ -283,15 +281,14 @@ impl<'m, 'w> Session<'m, 'w> {
     }
 
     /// The logits of the last token fed, the tokens fed so far, and sampler scratch
-    /// (`probs`, `idx`, each `vocab_size` long), borrowed together for sampling.
-    pub fn sampling_parts(&mut self) -> (&mut [f32], &[u32], &mut [f32], &mut [u32]) {
+    /// (`vocab_size` f32s), borrowed together for sampling.
+    pub fn sampling_parts(&mut self) -> (&mut [f32], &[u32], &mut [f32]) {
         let v = self.model.config().vocab_size;
         let last = self.last;
         (
             &mut self.ws.logits[last * v..(last + 1) * v],
             &self.ws.tokens[..self.pos],
             &mut self.ws.probs[..],
-            &mut self.ws.idx[..],
         )
     }
 

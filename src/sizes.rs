@@ -37,11 +37,11 @@ pub struct WsDims {
 }
 
 /// Number of buffers in the workspace, in carving order.
-pub const WS_BUFFERS: usize = 19;
+pub const WS_BUFFERS: usize = 18;
 
 /// `(bytes per element, element count)` of each workspace buffer, in carving order:
 /// x, xb, xa, xb2, hb, hb2, q, k, v, rope, att, xq, xs, logits, key_cache, value_cache,
-/// tokens, probs, idx. `None` on overflow.
+/// tokens, probs (sampler scratch). `None` on overflow.
 pub const fn ws_buffers(d: &WsDims) -> Option<[(u64, u64); WS_BUFFERS]> {
     let b = d.batch;
     let cache = match d.n_layers.checked_mul(d.ctx) {
@@ -70,7 +70,6 @@ pub const fn ws_buffers(d: &WsDims) -> Option<[(u64, u64); WS_BUFFERS]> {
         (d.kv_bytes, cache),
         (d.kv_bytes, cache),
         (4, d.ctx),
-        (4, d.vocab_size),
         (4, d.vocab_size),
     ])
 }

@@ -1,0 +1,271 @@
+//! Generation: prompt → prefill → sample / decode loop → streamed text, in the core.
+//!
+//! Owns: the loop that glues a [`Session`], a [`Sampler`] and a [`StreamDecoder`], stop
+//! conditions (max tokens, EOS, stop strings, full context, caller cancel) and holding back
+//! text that may be the start of a stop string. Must not: allocate; every buffer is the
+//! session's workspace, the caller's prompt buffer, or a fixed array here.
+
+use crate::error::{Error, Result};
+use crate::sampler::{Sampler, SamplerConfig};
+use crate::session::Session;
+use crate::tokenizer::StreamDecoder;
+
+/// Longest stop string, in bytes.
+pub const MAX_STOP_BYTES: usize = 64;
+/// Most stop strings per generation.
+pub const MAX_STOPS: usize = 8;
+/// Bytes of text held back while it may still become a stop string.
+const HOLD: usize = 4 * MAX_STOP_BYTES;
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `max_tokens` new tokens were generated.
+    MaxTokens,
+    /// The model produced its end-of-sequence token (not emitted).
+    Eos,
+    /// A stop string appeared in the text (the text before it is emitted, the rest not).
+    StopString,
+    /// The context window is full.
+    ContextFull,
+    /// The caller's callback asked to stop.
+    Cancelled,
+}
+
+impl StopReason {
+    /// Stable name used in JSON (`"max_tokens"`, `"eos"`, `"stop"`, `"context_full"`,
+    /// `"cancelled"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::Eos => "eos",
+            StopReason::StopString => "stop",
+            StopReason::ContextFull => "context_full",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateOptions<'s> {
+    /// New tokens to generate at most.
+    pub max_tokens: usize,
+    /// Stop strings (each 1..=[`MAX_STOP_BYTES`] bytes, at most [`MAX_STOPS`]).
+    pub stop: &'s [&'s str],
+    /// Sampler settings (temperature 0 = greedy).
+    pub sampler: SamplerConfig,
+}
+
+/// The result of a generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// Tokens in the prompt (BOS included).
+    pub prompt_tokens: usize,
+    /// New tokens generated (an EOS is not counted).
+    pub generated: usize,
+}
+
+/// Text held back while it could still be the start of a stop string.
+struct Holdback<'s> {
+    stops: &'s [&'s str],
+    buf: [u8; HOLD],
+    len: usize,
+}
+
+impl<'s> Holdback<'s> {
+    fn new(stops: &'s [&'s str]) -> Result<Self> {
+        if stops.len() > MAX_STOPS {
+            return Err(Error::InvalidSetting { name: "stop", allowed: "at most 8 stop strings" });
+        }
+        if stops.iter().any(|s| s.is_empty() || s.len() > MAX_STOP_BYTES) {
+            return Err(Error::InvalidSetting { name: "stop", allowed: "strings of 1 to 64 bytes" });
+        }
+        Ok(Holdback { stops, buf: [0; HOLD], len: 0 })
+    }
+
+    fn held(&self) -> &str {
+        // Only whole chars are ever appended, so the buffer is valid UTF-8.
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+
+    /// Emits the first `n` held bytes (a char boundary).
+    fn release(&mut self, n: usize, emit: &mut dyn FnMut(&str)) {
+        if n == 0 {
+            return;
+        }
+        emit(core::str::from_utf8(&self.buf[..n]).unwrap_or(""));
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    /// Adds text; returns true when a stop string completed (text before it emitted, the
+    /// stop string and anything after it dropped).
+    fn push(&mut self, text: &str, emit: &mut dyn FnMut(&str)) -> bool {
+        if self.stops.is_empty() {
+            emit(text);
+            return false;
+        }
+        for c in text.chars() {
+            let mut enc = [0u8; 4];
+            let e = c.encode_utf8(&mut enc).as_bytes();
+            if self.len + e.len() > HOLD {
+                // cannot be part of a stop string that long: release the oldest chars
+                let held = self.held();
+                let cut = held.char_indices().map(|(i, _)| i).find(|&i| i >= e.len()).unwrap_or(self.len);
+                self.release(cut, emit);
+            }
+            self.buf[self.len..self.len + e.len()].copy_from_slice(e);
+            self.len += e.len();
+            let held = self.held();
+            if let Some(s) = self.stops.iter().find(|s| held.ends_with(**s)) {
+                let keep = self.len - s.len();
+                self.release(keep, emit);
+                self.len = 0;
+                return true;
+            }
+        }
+        // release everything that cannot start a stop string
+        let held = self.held();
+        let keep_from = held
+            .char_indices()
+            .map(|(i, _)| i)
+            .find(|&i| self.stops.iter().any(|s| s.starts_with(&held[i..])))
+            .unwrap_or(self.len);
+        self.release(keep_from, emit);
+        false
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(&str)) {
+        let n = self.len;
+        self.release(n, emit);
+    }
+}
+
+/// What the generation loop reports to its caller, in order: the text released for each
+/// new token (zero or more `Text` events: empty text is never sent; a multi-byte character
+/// split across tokens, or text that may begin a stop string, is held until it is
+/// complete), then one `Token` event with its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A piece of generated text (always whole UTF-8 characters).
+    Text(&'a str),
+    /// A generated token id (after its text).
+    Token(u32),
+}
+
+/// Generates text for `prompt`, streaming [`Event`]s to `on`. Return `false` from `on` (for
+/// a `Token` event) to stop early with [`StopReason::Cancelled`].
+///
+/// `prompt_buf` receives the prompt's token ids; it must be long enough for the encoder
+/// (see `Tokenizer::encode`). The session is reset first.
+///
+/// # Errors
+/// Tokenizer errors, [`Error::PromptTooLong`] if the prompt does not fit in the context,
+/// [`Error::EmptyPrompt`], invalid sampler settings or stop strings.
+pub fn generate(
+    session: &mut Session<'_, '_>,
+    prompt: &str,
+    opts: &GenerateOptions<'_>,
+    prompt_buf: &mut [u32],
+    on: &mut dyn FnMut(Event<'_>) -> bool,
+) -> Result<Outcome> {
+    let mut sampler = Sampler::new(opts.sampler)?;
+    let mut hold = Holdback::new(opts.stop)?;
+    let tok = *session.model().tokenizer();
+    let mut n = tok.encode(prompt, prompt_buf)?;
+    if n == 0 {
+        // An empty prompt starts from BOS (or, failing that, EOS: the document separator).
+        let start = tok.bos_id().or(tok.eos_id()).ok_or(Error::EmptyPrompt)?;
+        let slot = prompt_buf.first_mut().ok_or(Error::BufferTooSmall { what: "prompt", needed: 1 })?;
+        *slot = start;
+        n = 1;
+    }
+    run(session, &prompt_buf[..n], &mut sampler, &mut hold, opts.max_tokens, on)
+}
+
+/// [`generate`] from token ids instead of text.
+///
+/// # Errors
+/// As [`generate`].
+pub fn generate_tokens(
+    session: &mut Session<'_, '_>,
+    prompt: &[u32],
+    opts: &GenerateOptions<'_>,
+    on: &mut dyn FnMut(Event<'_>) -> bool,
+) -> Result<Outcome> {
+    let mut sampler = Sampler::new(opts.sampler)?;
+    let mut hold = Holdback::new(opts.stop)?;
+    run(session, prompt, &mut sampler, &mut hold, opts.max_tokens, on)
+}
+
+fn run(
+    session: &mut Session<'_, '_>,
+    prompt: &[u32],
+    sampler: &mut Sampler,
+    hold: &mut Holdback<'_>,
+    max_tokens: usize,
+    on: &mut dyn FnMut(Event<'_>) -> bool,
+) -> Result<Outcome> {
+    session.reset();
+    session.prefill(prompt)?;
+    let tok = *session.model().tokenizer();
+    let eos = tok.eos_id();
+    let mut dec = StreamDecoder::new();
+    let mut generated = 0;
+    let reason = loop {
+        if generated >= max_tokens {
+            break StopReason::MaxTokens;
+        }
+        let id = {
+            let (logits, recent, scratch) = session.sampling_parts();
+            sampler.sample(logits, recent, scratch)?
+        };
+        if Some(id) == eos {
+            break StopReason::Eos;
+        }
+        generated += 1;
+        let mut stopped = false;
+        dec.push(&tok, id, &mut |s| {
+            if !stopped {
+                stopped = hold.push(s, &mut |r| {
+                    if !r.is_empty() {
+                        on(Event::Text(r));
+                    }
+                });
+            }
+        })?;
+        let go = on(Event::Token(id));
+        if stopped {
+            return Ok(Outcome { stop_reason: StopReason::StopString, prompt_tokens: prompt.len(), generated });
+        }
+        if !go {
+            break StopReason::Cancelled;
+        }
+        if session.pos() >= session.ctx() {
+            break StopReason::ContextFull;
+        }
+        session.step(id)?;
+    };
+    // flush what the decoder and the hold-back buffer still hold
+    let mut stopped = false;
+    dec.finish(&mut |s| {
+        if !stopped {
+            stopped = hold.push(s, &mut |r| {
+                if !r.is_empty() {
+                    on(Event::Text(r));
+                }
+            });
+        }
+    });
+    if !stopped {
+        hold.flush(&mut |r| {
+            if !r.is_empty() {
+                on(Event::Text(r));
+            }
+        });
+    }
+    Ok(Outcome { stop_reason: reason, prompt_tokens: prompt.len(), generated })
+}
