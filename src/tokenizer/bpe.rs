@@ -150,27 +150,53 @@ fn rescan(a: &[u32], r: &[u32], blk: &mut [u32], k: usize) {
     blk[k] = best;
 }
 
+/// The same merges as [`merge`] by the obvious quadratic method, needing no scratch beyond the
+/// symbols themselves: the fallback when memory is tight. Returns the token count.
+pub(crate) fn merge_in_place<M: Merges + ?Sized>(m: &M, a: &mut [u32]) -> usize {
+    let mut n = a.len();
+    loop {
+        let mut best: Option<(u32, usize, u32)> = None;
+        for i in 0..n.saturating_sub(1) {
+            if let Some((rank, result)) = m.pair(a[i], a[i + 1]) {
+                if best.map_or(true, |(r, _, _)| rank < r) {
+                    best = Some((rank, i, result));
+                }
+            }
+        }
+        let Some((_, i, result)) = best else { return n };
+        a[i] = result;
+        a.copy_within(i + 2..n, i + 1);
+        n -= 1;
+    }
+}
+
 // ---- sink -----------------------------------------------------------------------------
 
-/// Longest word the stack fallback can merge.
-pub(crate) const STACK_SYMS: usize = 64;
-const STACK_WORDS: usize = scratch_len(STACK_SYMS);
+/// Size of the stack buffer in u32 words (1 KiB): it holds a word of up to this many symbols
+/// (merged by the fast engine up to 126 symbols, in place above that).
+pub(crate) const STACK_WORDS: usize = 256;
 
-/// Collects tokens into the caller's buffer; the current word's symbols sit right after the
-/// tokens emitted so far (or on a small stack buffer when the tail is too short).
+/// Collects tokens into the caller's buffer. The current word's symbols sit right after the
+/// tokens emitted so far and are merged there: with the fast engine when the free tail holds
+/// [`scratch_len`] words, else on the stack buffer when that does, else in place by the
+/// quadratic method. Once the buffer is full the call can only fail, so the whole buffer
+/// becomes scratch and the sink just counts, to tell the caller how many tokens it needs.
 pub(crate) struct Sink<'o> {
     out: &'o mut [u32],
-    /// Tokens emitted so far; keeps counting past `out.len()` so errors can say how many.
+    /// Tokens emitted so far; keeps counting past `out.len()`.
     len: usize,
     /// Symbols of the current word.
     n: usize,
-    on_stack: bool,
+    /// Where the current word's symbols are: `out[base..]`, or the stack buffer (None).
+    base: Option<usize>,
+    /// The current word started after `out` was full: its tokens are only counted.
+    counting: bool,
     stack: [u32; STACK_WORDS],
 }
 
 impl<'o> Sink<'o> {
     pub(crate) fn new(out: &'o mut [u32]) -> Self {
-        Sink { out, len: 0, n: 0, on_stack: false, stack: [0; STACK_WORDS] }
+        Sink { out, len: 0, n: 0, base: None, counting: false, stack: [0; STACK_WORDS] }
     }
 
     /// Emits a finished token (BOS, an added token, an inert byte token). The current word
@@ -185,21 +211,31 @@ impl<'o> Sink<'o> {
 
     /// Appends a symbol to the current word.
     pub(crate) fn push(&mut self, id: u32) -> Result<()> {
-        if !self.on_stack {
-            if let Some(slot) = self.out.get_mut(self.len + self.n) {
+        if self.n == 0 {
+            self.counting = self.len >= self.out.len();
+            self.base = if !self.counting {
+                Some(self.len)
+            } else if self.out.len() > STACK_WORDS {
+                Some(0) // the tokens in `out` are lost anyway: the call will fail
+            } else {
+                None
+            };
+        }
+        if let Some(base) = self.base {
+            if let Some(slot) = self.out.get_mut(base + self.n) {
                 *slot = id;
                 self.n += 1;
                 return Ok(());
             }
-            // the tail is full: continue the word on the stack
-            if self.n >= STACK_SYMS {
+            // no room left in `out`: continue the word on the stack
+            if self.n >= STACK_WORDS {
                 return Err(self.no_room());
             }
-            let from = self.out.get(self.len..self.len + self.n).unwrap_or(&[]);
+            let from = self.out.get(base..base + self.n).unwrap_or(&[]);
             self.stack[..from.len()].copy_from_slice(from);
-            self.on_stack = true;
+            self.base = None;
         }
-        if self.n >= STACK_SYMS {
+        if self.n >= STACK_WORDS {
             return Err(self.no_room());
         }
         self.stack[self.n] = id;
@@ -208,12 +244,13 @@ impl<'o> Sink<'o> {
     }
 
     fn no_room(&self) -> Error {
-        if self.len >= self.out.len() {
+        if self.counting {
             Error::PromptTooLong { tokens: self.len + 1, max: self.out.len() }
         } else {
+            // the word's symbols must fit after the tokens so far
             Error::BufferTooSmall {
                 what: "token (encode also uses it as merge scratch)",
-                needed: self.len + scratch_len(self.n + 1),
+                needed: self.len + self.n + 1,
             }
         }
     }
@@ -225,33 +262,32 @@ impl<'o> Sink<'o> {
             return Ok(());
         }
         let bug = Error::BadTokenizer("internal error: merge scratch");
-        if core::mem::replace(&mut self.on_stack, false) {
-            let k = merge(m, &mut self.stack, n).ok_or(bug)?;
+        let Some(base) = self.base else {
+            let k = if scratch_len(n) <= STACK_WORDS {
+                merge(m, &mut self.stack, n).ok_or(bug)?
+            } else {
+                merge_in_place(m, &mut self.stack[..n])
+            };
             for i in 0..k {
                 let id = self.stack[i];
                 self.emit(id);
             }
             return Ok(());
-        }
-        let need = scratch_len(n);
-        let len = self.len;
-        if let Some(tail) = self.out.get_mut(len..).filter(|t| t.len() >= need) {
-            self.len += merge(m, tail, n).ok_or(bug)?;
-            return Ok(());
-        }
-        if need <= STACK_WORDS {
-            let word = self.out.get(len..len + n).ok_or(bug)?;
-            self.stack[..n].copy_from_slice(word);
+        };
+        let tail = self.out.get_mut(base..).ok_or(bug)?;
+        let k = if tail.len() >= scratch_len(n) {
+            merge(m, tail, n).ok_or(bug)?
+        } else if scratch_len(n) <= STACK_WORDS {
+            self.stack[..n].copy_from_slice(tail.get(..n).ok_or(bug)?);
             let k = merge(m, &mut self.stack, n).ok_or(bug)?;
-            let dst = self.out.get_mut(len..len + k).ok_or(bug)?;
-            dst.copy_from_slice(&self.stack[..k]);
-            self.len += k;
-            return Ok(());
-        }
-        Err(Error::BufferTooSmall {
-            what: "token (encode also uses it as merge scratch)",
-            needed: len + need,
-        })
+            tail.get_mut(..k).ok_or(bug)?.copy_from_slice(&self.stack[..k]);
+            k
+        } else {
+            merge_in_place(m, tail.get_mut(..n).ok_or(bug)?)
+        };
+        // not counting: base == len and the tokens are in place
+        self.len += k;
+        Ok(())
     }
 
     /// The number of tokens, or `PromptTooLong` if they did not all fit.
@@ -391,18 +427,75 @@ mod tests {
     }
 
     #[test]
-    fn sink_refuses_a_word_that_fits_nowhere() {
-        let t = Table(&[]);
-        let mut out = [0u32; 100];
+    fn sink_merges_in_place_when_scratch_is_short() {
+        let t = Table(&[(0, 0, 0, 1)]);
+        let mut out = [0u32; 300];
         let mut s = Sink::new(&mut out);
+        for _ in 0..300 {
+            s.push(0).unwrap(); // 300 symbols fit in `out`; 610 scratch words do not
+        }
+        s.flush(&t).unwrap();
+        assert_eq!(s.finish(), Ok(150));
+        assert!(out[..150].iter().all(|&x| x == 1));
+    }
+
+    #[test]
+    fn sink_refuses_a_long_word_that_does_not_fit() {
+        let t = Table(&[]);
+        let mut out = [0u32; 300];
+        let mut s = Sink::new(&mut out);
+        s.emit(5);
         let mut err = None;
-        for x in 0..100 {
+        for x in 0..300 {
             if let Err(e) = s.push(x) {
                 err = Some(e);
                 break;
             }
         }
-        assert_eq!(err, None); // 100 symbols fit in out ...
-        assert!(matches!(s.flush(&t), Err(Error::BufferTooSmall { .. }))); // ... scratch does not
+        assert_eq!(err, Some(Error::BufferTooSmall { what: "token (encode also uses it as merge scratch)", needed: 301 }));
+    }
+
+    #[test]
+    fn sink_counts_long_words_in_the_whole_buffer() {
+        let t = Table(&[(0, 0, 0, 1)]);
+        let mut out = [0u32; 300];
+        let mut s = Sink::new(&mut out);
+        for _ in 0..300 {
+            s.emit(7);
+        }
+        for _ in 0..290 {
+            s.push(0).unwrap(); // counting: the word lives in the full buffer
+        }
+        s.flush(&t).unwrap();
+        assert_eq!(s.finish(), Err(Error::PromptTooLong { tokens: 445, max: 300 }));
+    }
+
+    #[test]
+    fn in_place_merge_matches_the_engine() {
+        let mut s = 0x1234_5678_9ABC_DEF1u64;
+        let mut rnd = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for _ in 0..200 {
+            let mut entries: heapless::Vec<(u32, u32, u32, u32), 32> = heapless::Vec::new();
+            for i in 0..20u32 {
+                let (l, r) = ((rnd() % (3 + i as u64)) as u32, (rnd() % (3 + i as u64)) as u32);
+                if !entries.iter().any(|e| e.0 == l && e.1 == r) {
+                    entries.push((l, r, (rnd() % 8) as u32, 3 + i)).unwrap();
+                }
+            }
+            let t = Table(&entries);
+            let n = (rnd() % 60) as usize;
+            let mut a = [0u32; 60];
+            for x in a[..n].iter_mut() {
+                *x = (rnd() % 3) as u32;
+            }
+            let want = run(&t, &a[..n]);
+            let k = merge_in_place(&t, &mut a[..n]);
+            assert_eq!(&a[..k], &want[..]);
+        }
     }
 }

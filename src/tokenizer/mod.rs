@@ -460,15 +460,21 @@ impl<'a> Tokenizer<'a> {
     /// Encodes a prompt: BOS first if [`add_bos`](Self::add_bos), then the text's tokens.
     /// Returns how many ids were written to `out`.
     ///
-    /// `out` is also the merge scratch: a word of `n` symbols (a GPT-2 pre-token, or a run of
-    /// SentencePiece text) needs about `2n` free slots after the tokens written so far; words up
-    /// to 64 symbols also work from a stack buffer. Give `out` a few times the prompt's length
-    /// in characters and any prompt works (a 5,000-character prompt with 20,000 slots does).
+    /// Memory: no heap. `out` is also the merge scratch. A word (a GPT-2 pre-token; a run of
+    /// SentencePiece text up to the next space) of `n` symbols (bytes, or characters and
+    /// fallback bytes) is merged right after the tokens written so far: fast when `2n + n/32`
+    /// slots are free there, else in a 1 KiB stack buffer (fast up to 126 symbols, quadratic up
+    /// to 256), else in place in `out` by the quadratic method. So any prompt works when `out`
+    /// has room for its tokens plus its longest word's symbols; a 5,000-character prompt with
+    /// 20,000 slots always does. The result never depends on which path ran. On error the
+    /// contents of `out` are unspecified.
     ///
     /// # Errors
-    /// * `PromptTooLong { tokens, max }` if the ids do not fit in `out` (`tokens` is the count,
-    ///   or a lower bound when counting had to stop); nothing is truncated silently.
-    /// * `BufferTooSmall` if `out` has room for the result but not for merging a long word.
+    /// * `PromptTooLong { tokens, max }` if the ids do not fit in `out`: `tokens` is the exact
+    ///   count, or a lower bound if a word too long for the then-full buffer stopped counting.
+    ///   Nothing is truncated silently.
+    /// * `BufferTooSmall { needed, .. }` if a word longer than 256 symbols does not fit after
+    ///   the tokens so far (its result might have).
     /// * `BadTokenizer` if the model has no tokenizer.
     pub fn encode(&self, text: &str, out: &mut [u32]) -> Result<usize> {
         self.encode_with(text, self.add_bos(), out)
