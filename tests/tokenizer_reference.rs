@@ -223,6 +223,31 @@ fn llama2c_ids_match_llama2c_encode() {
 }
 
 #[test]
+fn llama2_metaspace_variants_match_hf_tokenizers() {
+    for name in ["meta_first_nosplit", "meta_always_split"] {
+        let j = sp_tokenizer_json("llama2", &format!("llama2/template_{name}.json"));
+        let b = from_tokenizer_json(&j, 32000).unwrap();
+        let t = Tokenizer::parse(&b, 32000).unwrap();
+        let e = json(&format!("llama2/expected_{name}.json"));
+        let mut bad = Vec::new();
+        for (s, text) in strings() {
+            let want: Vec<u32> = e[s]["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+            let ours = encode(&t, text);
+            if ours != want {
+                bad.push(format!("{s}: ours {ours:?}\n  reference {want:?}"));
+            }
+            for (skip, key) in [(true, "decode_skip_special"), (false, "decode_keep_special")] {
+                let d = decode(&t, &want, skip);
+                if d != e[s][key].as_str().unwrap() {
+                    bad.push(format!("{s} ({key}): ours {d:?} reference {:?}", e[s][key]));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{name}:\n{}", bad.join("\n"));
+    }
+}
+
+#[test]
 fn seed_sentence_gives_the_seed_ids() {
     let t = tok(Vocab::Gpt2);
     assert_eq!(encode(&t, "Not all heroes wear capes"), [3673, 477, 10281, 5806, 1451, 274]);
@@ -506,9 +531,10 @@ fn an_exactly_sized_buffer_works_when_words_are_short() {
                 Err(e) => panic!("{v:?} {name}: {e}"),
             }
         }
+        println!("{v:?}: exact-size buffer refused for {refused:?}");
         // only pre-tokens/words longer than the 256-symbol stack buffer may need more room
         for name in &refused {
-            assert!(["long_spaces", "repeat_dots", "ws_long_run"].contains(name), "{v:?}: {name} refused");
+            assert!(["long_spaces"].contains(name), "{v:?}: {name} refused");
         }
     }
 }

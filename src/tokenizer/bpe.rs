@@ -441,7 +441,6 @@ mod tests {
 
     #[test]
     fn sink_refuses_a_long_word_that_does_not_fit() {
-        let t = Table(&[]);
         let mut out = [0u32; 300];
         let mut s = Sink::new(&mut out);
         s.emit(5);

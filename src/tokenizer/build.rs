@@ -576,8 +576,8 @@ fn sentencepiece_spec(
                     if p.get("add_prefix_space").and_then(Value::as_bool) == Some(false) { "never" } else { "always" }.into()
                 });
                 match scheme.as_str() {
-                    "always" => flags |= F_PREPEND,
-                    "first" => flags |= F_PREPEND | F_PREPEND_FIRST_ONLY,
+                    "always" => flags |= F_PREPEND | F_PREPEND_UNLESS_MARKER,
+                    "first" => flags |= F_PREPEND | F_PREPEND_FIRST_ONLY | F_PREPEND_UNLESS_MARKER,
                     "never" => {}
                     s => return Err(format!("unsupported Metaspace prepend_scheme {s:?}")),
                 }

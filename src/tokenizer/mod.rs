@@ -262,6 +262,10 @@ impl<'a> Tokenizer<'a> {
             let Some(&first) = text.first() else {
                 return Err(bad("added token with empty text"));
             };
+            // UTF-8, so matches in a `&str` fall on character boundaries
+            if core::str::from_utf8(text).is_err() {
+                return Err(bad("added token text is not UTF-8"));
+            }
             if prev_text.is_some_and(|p| p >= text) {
                 return Err(bad("added tokens not sorted by text"));
             }
@@ -539,7 +543,10 @@ impl<'a> Tokenizer<'a> {
         let f = self.flags;
         let to_meta = f & F_SPACE_TO_META != 0;
         let marker = if to_meta { '\u{2581}' } else { ' ' };
-        let prepend = f & F_PREPEND != 0 && (f & F_PREPEND_FIRST_ONLY == 0 || at_start);
+        let starts_with_marker = seg.starts_with(marker) || (to_meta && seg.starts_with(' '));
+        let prepend = f & F_PREPEND != 0
+            && (f & F_PREPEND_FIRST_ONLY == 0 || at_start)
+            && (f & F_PREPEND_UNLESS_MARKER == 0 || !starts_with_marker);
         let split_all = f & F_SPLIT_AT_MARKER != 0;
         let split_runs = f & F_WORDS_AT_MARKER_RUN != 0;
         let inert = f & F_BYTES_INERT != 0;
