@@ -766,3 +766,51 @@ pub fn from_llama2c_bin(bytes: &[u8], vocab_size: usize) -> Res<Vec<u8>> {
     spec.flags |= sp_speed_flags(&spec, &pieces, b" ");
     spec.serialize(vocab_size)
 }
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    /// GPT-2's printable symbol for each byte.
+    pub(crate) fn byte_level_symbols() -> Vec<String> {
+        super::bytes_to_unicode().iter().map(|c| c.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_pieces() {
+        assert_eq!(byte_piece("<0x0A>"), Some(10));
+        assert_eq!(byte_piece("<0xff>"), Some(255));
+        assert_eq!(byte_piece("<0x0A"), None);
+        assert_eq!(byte_piece("<0x0AB>"), None);
+        assert_eq!(byte_piece("<s>"), None);
+    }
+
+    #[test]
+    fn merges_may_be_strings_or_pairs() {
+        let v: Value = serde_json::json!(["a b", ["c", "d"]]);
+        let m = parse_merges(Some(&v)).unwrap();
+        assert_eq!(m, [("a".into(), "b".into()), ("c".into(), "d".into())]);
+        let bad: Value = serde_json::json!(["a b c"]);
+        assert!(parse_merges(Some(&bad)).is_err());
+    }
+
+    #[test]
+    fn repeated_merges_keep_their_last_rank() {
+        let vocab: HashMap<String, u32> = [("a", 0), ("b", 1), ("ab", 2)].iter().map(|(k, v)| ((*k).into(), *v)).collect();
+        let m = merge_ids(&vocab, &[("a".into(), "b".into()), ("a".into(), "b".into())]).unwrap();
+        assert_eq!(m[&(0, 1)], (1, 2));
+        assert!(merge_ids(&vocab, &[("b".into(), "a".into())]).unwrap_err().contains("\"ba\""));
+    }
+
+    #[test]
+    fn added_token_options_are_refused_by_name() {
+        let v: Value = serde_json::json!([{"id": 5, "content": "<x>", "lstrip": true}]);
+        assert!(parse_added(Some(&v)).err().unwrap().contains("lstrip"));
+    }
+}
