@@ -748,6 +748,9 @@ fn encode_speed() {
         .collect::<Vec<_>>()
         .join(" ")
         .repeat(40);
+    for v in [Vocab::Gpt2, Vocab::Llama2, Vocab::Lenml, Vocab::Llama2c] {
+        println!("{v:?}: section {} bytes, {:?}", blob(v).len(), tok(v));
+    }
     for (label, text) in [("english", &english), ("long_text (zh+en)", text)] {
         for v in [Vocab::Gpt2, Vocab::Llama2, Vocab::Llama2c] {
             let t = tok(v);

@@ -48,7 +48,7 @@ pub enum TokenizerKind {
 }
 
 /// A validated, zero-copy view of a tokenizer section.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Tokenizer<'a> {
     kind: TokenizerKind,
     pub(crate) flags: u32,
@@ -70,6 +70,21 @@ pub struct Tokenizer<'a> {
     added: &'a [u8],     // n_added x u32
     /// Bitmap of the first bytes of added tokens (computed by `parse`).
     added_first: [u8; 32],
+}
+
+impl core::fmt::Debug for Tokenizer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("kind", &self.kind)
+            .field("vocab_size", &self.vocab_size)
+            .field("token_count", &self.n_tokens)
+            .field("bos", &self.bos_id())
+            .field("eos", &self.eos_id())
+            .field("add_bos", &self.add_bos())
+            .field("merges", &(self.merges.len() / MERGE_ENTRY))
+            .field("flags", &format_args!("{:#x}", self.flags))
+            .finish()
+    }
 }
 
 fn bad(why: &'static str) -> Error {

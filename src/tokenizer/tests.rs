@@ -153,7 +153,7 @@ fn empty_section_is_no_tokenizer() {
 fn added_tokens_are_matched_longest_first() {
     let mut vocab = serde_json::Map::new();
     for (i, c) in super::build::tests_support::byte_level_symbols().into_iter().enumerate() {
-        vocab.insert(c.into(), (i as u32).into());
+        vocab.insert(c, (i as u32).into());
     }
     let j = serde_json::json!({
         "added_tokens": [
