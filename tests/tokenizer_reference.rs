@@ -773,3 +773,35 @@ fn encode_speed() {
         }
     }
 }
+
+#[test]
+#[ignore = "long fuzz run: TOK_FUZZ_ROUNDS corruptions per small section (default 200000)"]
+fn fuzz_corruptions_long() {
+    let rounds: usize = std::env::var("TOK_FUZZ_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let mut s = 0xD1B54A32D192ED03u64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut parsed = 0usize;
+    for b in [small_byte_level(), small_sentencepiece()] {
+        for _ in 0..rounds {
+            let mut c = b.clone();
+            for _ in 0..1 + rnd() % 8 {
+                let i = (rnd() % c.len() as u64) as usize;
+                match rnd() % 3 {
+                    0 => c[i] ^= 1 << (rnd() % 8),
+                    1 => c[i] = rnd() as u8,
+                    _ => c[i] = c[i].wrapping_add(1),
+                }
+            }
+            if let Ok(t) = Tokenizer::parse(&c, 300) {
+                parsed += 1;
+                exercise(&t);
+            }
+        }
+    }
+    println!("{parsed} of {} corrupted sections parsed and were exercised", 2 * rounds);
+}
