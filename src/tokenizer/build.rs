@@ -63,7 +63,7 @@ impl Spec {
         }
     }
 
-    fn serialize(mut self, vocab_size: usize) -> Res<Vec<u8>> {
+    fn serialize(mut self, vocab_size: usize) -> core::result::Result<Vec<u8>, String> {
         let n = self.texts.len();
         if n > vocab_size {
             return Err(format!(
@@ -269,7 +269,7 @@ fn add_added(spec: &mut Spec, added: &[Added]) {
 ///
 /// # Errors
 /// A message naming what is malformed.
-pub fn from_gpt2_files(encoder_json: &str, vocab_bpe: &str) -> Res<Vec<u8>> {
+pub fn from_gpt2_files(encoder_json: &str, vocab_bpe: &str) -> core::result::Result<Vec<u8>, String> {
     let vocab: HashMap<String, u32> =
         serde_json::from_str(encoder_json).map_err(|e| format!("encoder.json: {e}"))?;
     let mut merges = Vec::new();
@@ -377,7 +377,7 @@ fn post_processor(pp: &Value, vocab: &HashMap<String, u32>, added: &[Added]) -> 
 /// # Errors
 /// A message naming what is unsupported (model type, pre-tokenizer, normalizer, decoder,
 /// post-processor, added-token options) or malformed.
-pub fn from_tokenizer_json(json: &str, vocab_size: usize) -> Res<Vec<u8>> {
+pub fn from_tokenizer_json(json: &str, vocab_size: usize) -> core::result::Result<Vec<u8>, String> {
     from_tokenizer_json_with_config(json, None, vocab_size)
 }
 
@@ -390,7 +390,7 @@ pub fn from_tokenizer_json_with_config(
     json: &str,
     tokenizer_config_json: Option<&str>,
     vocab_size: usize,
-) -> Res<Vec<u8>> {
+) -> core::result::Result<Vec<u8>, String> {
     let root: Value = serde_json::from_str(json).map_err(|e| format!("tokenizer.json: {e}"))?;
     let model = root.get("model").ok_or("tokenizer.json has no \"model\"")?;
     let mtype = ty(model);
@@ -679,7 +679,7 @@ fn sentencepiece_spec(
 ///
 /// # Errors
 /// A message if the file is truncated, longer than `vocab_size` tokens, or `vocab_size < 259`.
-pub fn from_llama2c_bin(bytes: &[u8], vocab_size: usize) -> Res<Vec<u8>> {
+pub fn from_llama2c_bin(bytes: &[u8], vocab_size: usize) -> core::result::Result<Vec<u8>, String> {
     if vocab_size < 259 {
         return Err(format!("llama2.c vocabulary of {vocab_size} tokens: byte fallback needs at least 259"));
     }
