@@ -103,12 +103,12 @@ fn apply(b: &mut Vec<u8>, op: &Op) {
             let at = entry_at(index);
             match field % 8 {
                 f @ 0..=5 => {
-                    let a = at + 4 * f as usize;
+                    let a = at.saturating_add(4 * f as usize);
                     let v = rd32(b, a).unwrap_or(0);
                     wr32(b, a, val.apply(v));
                 }
                 f => {
-                    let a = at + if f == 6 { 24 } else { 32 };
+                    let a = at.saturating_add(if f == 6 { 24 } else { 32 });
                     let v = rd64(b, a).unwrap_or(0);
                     wr64(b, a, val.apply(v as u32) as u64 | (v & !0xffff_ffff));
                 }
@@ -116,31 +116,31 @@ fn apply(b: &mut Vec<u8>, op: &Op) {
         }
         Op::TokHeader { word, val } => {
             if tok_len >= 64 {
-                let at = tok_off + (word as usize % 16) * 4;
+                let at = tok_off.saturating_add((word as usize % 16) * 4);
                 let v = rd32(b, at).unwrap_or(0);
                 wr32(b, at, val.apply(v));
             }
         }
         Op::TokWord { index, val } => {
             if tok_len >= 4 {
-                let at = tok_off + (index as usize % (tok_len / 4)) * 4;
+                let at = tok_off.saturating_add((index as usize % (tok_len / 4)) * 4);
                 let v = rd32(b, at).unwrap_or(0);
                 wr32(b, at, val.apply(v));
             }
         }
         Op::Float { entry, index, scales, val } => {
             let at = entry_at(entry);
-            let (rows, cols) = (rd32(b, at + 12).unwrap_or(0) as usize, rd32(b, at + 16).unwrap_or(0) as usize);
-            let off = rd64(b, at + if scales { 32 } else { 24 }).unwrap_or(0) as usize;
-            let n = (rows * cols).max(1);
-            let f = off.saturating_add((index as usize % n) * 4);
+            let (rows, cols) = (rd32(b, at.saturating_add(12)).unwrap_or(0) as usize, rd32(b, at.saturating_add(16)).unwrap_or(0) as usize);
+            let off = rd64(b, at.saturating_add(if scales { 32 } else { 24 })).unwrap_or(0) as usize;
+            let n = rows.saturating_mul(cols).max(1);
+            let f = off.saturating_add((index as usize % n).saturating_mul(4));
             wr32(b, f, val.get().to_bits());
         }
         Op::Code { entry, index, val } => {
             let at = entry_at(entry);
-            let (rows, cols) = (rd32(b, at + 12).unwrap_or(0) as usize, rd32(b, at + 16).unwrap_or(0) as usize);
-            let off = rd64(b, at + 24).unwrap_or(0) as usize;
-            let n = (rows * cols).max(1);
+            let (rows, cols) = (rd32(b, at.saturating_add(12)).unwrap_or(0) as usize, rd32(b, at.saturating_add(16)).unwrap_or(0) as usize);
+            let off = rd64(b, at.saturating_add(24)).unwrap_or(0) as usize;
+            let n = rows.saturating_mul(cols).max(1);
             if let Some(x) = b.get_mut(off.saturating_add(index as usize % n)) {
                 *x = val as u8;
             }
