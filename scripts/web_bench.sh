@@ -24,5 +24,5 @@ for m in "$BUILTIN" "$R15M"; do
   target/release/tinygpt bench -m "$m" -n "$steps" --prompt-tokens 16 --threads 1
 done
 
-echo "== wasm (simd128): Node and Chromium, benchDecode($N), best of 3"
+echo "== wasm (simd128): Node and Chromium, benchDecode($N), best of 5"
 node tests/web/bench.mjs "$N" "$BUILTIN" "$R15M"

@@ -16,18 +16,22 @@ echo "== web build: cargo build (wasm32-unknown-unknown, simd128; see wasm/.carg
 (cd wasm && cargo build --release)
 raw=wasm/target/wasm32-unknown-unknown/release/tinygpt_wasm.wasm
 
+# wasm-opt runs on cargo's output, before wasm-bindgen: Debian's binaryen 108 cannot parse
+# what wasm-bindgen 0.2.130 writes (its externref table code uses `table.fill`).
+input=$raw
+if [[ "${WASM_OPT:-1}" != 0 ]] && command -v wasm-opt >/dev/null; then
+  echo "== web build: wasm-opt -O3"
+  mkdir -p wasm/target/opt
+  input=wasm/target/opt/tinygpt_wasm.wasm
+  wasm-opt -O3 "$raw" -o "$input"
+else
+  echo "warning: wasm-opt skipped (WASM_OPT=0 or not installed); the .wasm is not post-optimised" >&2
+fi
+
 echo "== web build: wasm-bindgen --target web"
 rm -rf npm/pkg
-wasm-bindgen --target web --no-typescript --out-dir npm/pkg "$raw"
+wasm-bindgen --target web --no-typescript --out-dir npm/pkg "$input"
 bg=npm/pkg/tinygpt_wasm_bg.wasm
-bindgen_bytes=$(stat -c %s "$bg")
-if command -v wasm-opt >/dev/null; then
-  # -O3: optimise for speed (the decode loop); -Oz saves only a few KB here.
-  echo "== web build: wasm-opt -O3"
-  wasm-opt -O3 "$bg" -o "$bg.opt" && mv "$bg.opt" "$bg"
-else
-  echo "warning: wasm-opt not found, the .wasm is not post-optimised" >&2
-fi
 cp models/tinygpt.tgpt npm/pkg/tinygpt.tgpt
 
 rm -rf web/pkg
@@ -41,7 +45,6 @@ model_gz=$(gzip -9 -c npm/pkg/tinygpt.tgpt | wc -c)
 js_bytes=$(cat npm/pkg/tinygpt_wasm.js npm/src/*.js | wc -c)
 printf '== web build: sizes (bytes)\n'
 printf '  %-40s %10s\n' "cargo .wasm" "$(stat -c %s "$raw")"
-printf '  %-40s %10s\n' "after wasm-bindgen" "$bindgen_bytes"
 printf '  %-40s %10s  (gzip -9: %s)\n' "tinygpt_wasm_bg.wasm (no model)" "$wasm_bytes" "$wasm_gz"
 printf '  %-40s %10s  (gzip -9: %s)\n' "tinygpt.tgpt (built-in model)" "$model_bytes" "$model_gz"
 printf '  %-40s %10s\n' "JavaScript (glue + API)" "$js_bytes"

@@ -23,16 +23,30 @@ BIN=$ROOT/target/release/tinygpt
 WORK=$(mktemp -d /tmp/tinygpt-web-test.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-# A second model with a tokenizer, for TinyGpt.load and the demo's file picker: a converted
-# test fixture when one exists, else the built-in model's file under another name.
-MODEL2=$WORK/second-model.tgpt
-fixture=$(ls -d tests/fixtures/hf/*/ 2>/dev/null | head -n 1 || true)
-if [[ -n "$fixture" ]] && "$BIN" convert "$fixture" -o "$MODEL2" >/dev/null 2>&1; then
-  echo "== web test: second model converted from $fixture"
-else
-  cp models/tinygpt.tgpt "$MODEL2"
-  echo "== web test: second model = the built-in model file under another name"
+# More models with tokenizers, for TinyGpt.load and the demo's file picker: every test
+# fixture in tests/fixtures/hf/ converted with the CLI; if there is none, the built-in
+# model's file under another name.
+MODELS=()
+for fixture in tests/fixtures/hf/*/; do
+  [[ -f "$fixture/config.json" ]] || continue
+  out=$WORK/$(basename "$fixture").tgpt
+  if "$BIN" convert "$fixture" -o "$out" >/dev/null; then
+    MODELS+=("$out")
+    echo "== web test: converted $fixture -> $(basename "$out")"
+  fi
+done
+if (( ${#MODELS[@]} == 0 )); then
+  cp models/tinygpt.tgpt "$WORK/second-model.tgpt"
+  MODELS=("$WORK/second-model.tgpt")
+  echo "== web test: no fixture converted; second model = the built-in model file under another name"
 fi
+# A bigger random-weight model with a tokenizer (TinyStories-15M shape, 512-token vocab):
+# slow enough per token for the demo's Stop test.
+SLOW=$WORK/random-15m-shape.tgpt
+node tests/web/make_model.mjs "$WORK/slow-hf" >/dev/null
+"$BIN" convert "$WORK/slow-hf" -o "$SLOW" >/dev/null
+MODELS+=("$SLOW")
+MODEL_LIST=$(IFS=:; echo "${MODELS[*]}")
 
 echo "== web test: npm pack + install into $WORK/app"
 mkdir -p "$WORK/app"
@@ -42,7 +56,7 @@ cp tests/web/node.test.mjs "$WORK/app/"
 
 echo "== web test: node --test"
 set +e
-(cd "$WORK/app" && TINYGPT_BIN=$BIN TINYGPT_MODEL2=$MODEL2 node --test --test-reporter=spec node.test.mjs) 2>&1 | tee "$WORK/node.log"
+(cd "$WORK/app" && TINYGPT_BIN=$BIN TINYGPT_MODELS=$MODEL_LIST node --test --test-reporter=spec node.test.mjs) 2>&1 | tee "$WORK/node.log"
 node_rc=${PIPESTATUS[0]}
 set -e
 node_pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$WORK/node.log" | tail -n 1)
@@ -55,7 +69,7 @@ br_pass=0; br_fail=0
 if (( ! node_only )); then
   echo "== web test: headless Chromium"
   set +e
-  TINYGPT_BIN=$BIN MODEL2=$MODEL2 SHOT=${SHOT:-$ROOT/target/web/demo.png} node tests/web/browser.test.mjs 2>&1 | tee "$WORK/browser.log"
+  TINYGPT_BIN=$BIN MODEL2=${MODELS[0]} SLOW_MODEL=$SLOW SHOT=${SHOT:-$ROOT/target/web/demo.png} node tests/web/browser.test.mjs 2>&1 | tee "$WORK/browser.log"
   br_rc=${PIPESTATUS[0]}
   set -e
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/browser.log" | tail -n 1 || true)

@@ -6,6 +6,7 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'modu
 const SETTINGS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'maxTokens', 'seed'];
 
 let ready = false;
+let textModel = true; // false for a model file without a tokenizer
 let generating = false;
 let distReq = 0;
 let lastIds = null; // prompt + generated ids after a generation, for the chart
@@ -43,7 +44,7 @@ function status(text, error = false) {
 }
 
 function buttons() {
-  $('generate').disabled = !ready || generating;
+  $('generate').disabled = !ready || generating || !textModel;
   $('stop').disabled = !generating;
   $('use-builtin').disabled = !ready || generating;
   $('file').disabled = generating;
@@ -98,7 +99,7 @@ function renderChart(candidates, what, pickId) {
     bars.append(p, k);
     const num = document.createElement('div');
     num.className = 'num';
-    num.innerHTML = c.keptProb > 0 ? `<b>${(100 * c.keptProb).toFixed(1)}%</b>` : `${(100 * c.prob).toFixed(1)}%`;
+    num.innerHTML = c.keptProb > 0 ? `<b>${(100 * c.keptProb).toFixed(1)}%</b>` : `✕ ${(100 * c.prob).toFixed(1)}%`;
     num.title = `model ${(100 * c.prob).toFixed(2)}% → kept ${(100 * c.keptProb).toFixed(2)}%`;
     row.append(tok, bars, num);
     chart.append(row);
@@ -115,7 +116,7 @@ function renderChart(candidates, what, pickId) {
 }
 
 function requestChart() {
-  if (!ready || generating) return;
+  if (!ready || generating || !textModel) return;
   clearTimeout(chartTimer);
   chartTimer = setTimeout(() => {
     const req = ++distReq;
@@ -216,10 +217,11 @@ function loadFailed(message) {
 }
 
 function onReady(m) {
+  const i = m.info;
   ready = true;
+  textModel = i.tokenizer_bytes > 0;
   lastIds = null;
   buttons();
-  const i = m.info;
   $('model-name').textContent = m.name;
   $('model-info').textContent =
     `${i.architecture}, ${i.dtype}, ${i.n_layers} layers × ${i.dim} wide, ${i.n_heads} heads, ` +
@@ -230,8 +232,14 @@ function onReady(m) {
   $('load-msg').textContent = m.name === 'built-in model' ? '' : `loaded ${m.name}`;
   document.body.dataset.model = m.name;
   document.body.dataset.ready = '1';
-  status('ready');
-  requestChart();
+  if (textModel) {
+    status('ready');
+    requestChart();
+  } else {
+    status('this model file has no tokenizer, so it cannot turn text into tokens: load one that has', true);
+    $('chart').replaceChildren();
+    $('dist-note').textContent = '';
+  }
 }
 
 worker.onmessage = ({ data: m }) => {

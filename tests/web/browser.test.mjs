@@ -4,6 +4,7 @@
 //
 // Env: TINYGPT_BIN   the native CLI (the reference for tokens and text)
 //      MODEL2        a second .tgpt with a tokenizer, loaded through the file picker
+//      SLOW_MODEL    a bigger .tgpt with a tokenizer (tests/web/make_model.mjs), for Stop
 //      SHOT          where to save the screenshot (default /tmp/tinygpt-web/demo.png)
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { chromium } from 'playwright-core';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = process.env.TINYGPT_BIN ?? join(ROOT, 'target/release/tinygpt');
 const MODEL2 = process.env.MODEL2 ?? '';
+const SLOW_MODEL = process.env.SLOW_MODEL ?? '';
 const SHOT = process.env.SHOT ?? '/tmp/tinygpt-web/demo.png';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
@@ -85,7 +87,6 @@ async function setSliders(page, o) {
 }
 
 async function generateInUi(page, prompt) {
-  const before = Number(await page.evaluate(() => window.__runs ?? 0));
   await page.fill('#prompt', prompt);
   await page.evaluate(() => {
     window.__pieces = 0;
@@ -99,7 +100,6 @@ async function generateInUi(page, prompt) {
     stop: await page.textContent('#stop-reason'),
     tokS: await page.textContent('#tok-s'),
     n: Number(await page.textContent('#n-tokens')),
-    before,
   };
 }
 
@@ -129,13 +129,63 @@ try {
     };
   });
 
+  const BUILTIN_INFO = cli(['info']);
+  const builtinHasTokenizer = BUILTIN_INFO.tokenizer_bytes > 0;
+  // The model the UI generation checks use: the built-in one, or MODEL2 when the built-in
+  // file has no tokenizer (a stand-in). Served to the page at /__test/model2.tgpt too.
+  const textModel = builtinHasTokenizer ? null : MODEL2;
+  if (MODEL2) await context.route('**/__test/model2.tgpt', (route) => route.fulfill({ path: MODEL2 }));
+
   await check('page loads the built-in model in a worker', async () => {
     await page.goto(base + 'index.html');
     await page.waitForSelector('body[data-ready]', { timeout: 30000 });
     same(await page.textContent('#model-name'), 'built-in model', 'model name');
-    const info = cli(['info']);
-    assert((await page.textContent('#model-info')).includes(`vocab ${info.vocab_size}`), 'info line shows the model');
+    assert((await page.textContent('#model-info')).includes(`vocab ${BUILTIN_INFO.vocab_size}`), 'info line shows the model');
+    if (!builtinHasTokenizer) {
+      assert(await page.isDisabled('#generate'), 'Generate is off for a model without a tokenizer');
+      console.log('     (the built-in model file has no tokenizer: the generation checks use MODEL2)');
+    }
   });
+
+  await check('a bad file in the picker shows an error and keeps the model', async () => {
+    mkdirSync(dirname(SHOT), { recursive: true });
+    const bad = join(dirname(SHOT), 'broken.tgpt');
+    writeFileSync(bad, Buffer.from('not a model at all, just some text '.repeat(20)));
+    await page.setInputFiles('#file', bad);
+    await page.waitForFunction(() => document.getElementById('load-msg').classList.contains('error'), null, { timeout: 10000 });
+    assert(/bad magic/.test(await page.textContent('#load-msg')), 'error names the problem');
+    same(await page.evaluate(() => document.body.dataset.model), 'built-in model', 'still the built-in model');
+  });
+
+  await check('a second model loads through the file picker (progress bar, info line)', async () => {
+    assert(MODEL2, 'MODEL2 not set');
+    await page.setInputFiles('#file', MODEL2);
+    await page.waitForFunction((n) => document.body.dataset.model === n, basename(MODEL2), { timeout: 60000 });
+    const info = cli(['info', '-m', MODEL2]);
+    const shown = await page.textContent('#model-info');
+    assert(shown.includes(`vocab ${info.vocab_size}`) && shown.includes(`context ${info.seq_len}`), `info line: ${shown}`);
+    same(await page.textContent('#load-msg'), `loaded ${basename(MODEL2)}`, 'load message');
+  });
+
+  await check('drag and drop loads a model too', async () => {
+    assert(MODEL2, 'MODEL2 not set');
+    await page.click('#use-builtin');
+    await page.waitForFunction(() => document.body.dataset.model === 'built-in model', null, { timeout: 30000 });
+    await page.evaluate(async (name) => {
+      const bytes = await (await fetch('/__test/model2.tgpt')).arrayBuffer();
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], name));
+      document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, basename(MODEL2));
+    await page.waitForFunction((n) => document.body.dataset.model === n, basename(MODEL2), { timeout: 60000 });
+  });
+
+  if (builtinHasTokenizer) {
+    await check('back to the built-in model', async () => {
+      await page.click('#use-builtin');
+      await page.waitForFunction(() => document.body.dataset.model === 'built-in model', null, { timeout: 30000 });
+    });
+  }
 
   await check('distribution chart appears for the prompt', async () => {
     await page.waitForSelector('#chart .row', { timeout: 10000 });
@@ -143,7 +193,7 @@ try {
     assert(rows > 0, 'chart has rows');
   });
 
-  await check('sliders change which candidates are kept (top-k 3 keeps 3 bars)', async () => {
+  await check('sliders change which candidates are kept (top-k 3 keeps 3 bars; greedy 1)', async () => {
     await setSliders(page, { temperature: 1, topK: 3, topP: 1, minP: 0 });
     await page.waitForFunction(() => document.querySelectorAll('#chart .row-kept').length === 3, null, { timeout: 10000 });
     const cut = await page.$$eval('#chart .row-cut', (r) => r.length);
@@ -163,8 +213,19 @@ try {
     assert(await page.$$eval('#chart .row', (r) => r.length) > 0, 'chart shown after generating');
   });
 
+  await check('screenshot', async () => {
+    // a top-p cut, so the chart shows kept and filtered candidates
+    await setSliders(page, { topK: 0, topP: 0.5 });
+    await page.waitForSelector('#chart .row-cut', { timeout: 10000 });
+    mkdirSync(dirname(SHOT), { recursive: true });
+    await page.screenshot({ path: SHOT, fullPage: true });
+    await setSliders(page, UI);
+    assert(readFileSync(SHOT).length > 10000, 'screenshot written');
+    console.log(`     screenshot: ${SHOT}`);
+  });
+
   await check('the UI text equals the CLI text for the same settings', async () => {
-    const want = cliGenerate('The jury said', UI);
+    const want = cliGenerate('The jury said', UI, textModel);
     same(ui.text, want.text, 'UI text vs CLI');
     same(ui.stop, want.stopReason, 'stop reason');
     same(ui.n, want.tokens.length, 'token count');
@@ -176,60 +237,41 @@ try {
       ['It was', { maxTokens: 64, temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, seed: 42 }],
       ['The city', { maxTokens: 64, temperature: 1.2, topK: 8, topP: 0.7, minP: 0.05, repeatPenalty: 1.3, seed: 99 }],
     ];
-    const got = await page.evaluate(async (cases) => {
+    const got = await page.evaluate(async ({ cases, builtin }) => {
       const { TinyGpt } = await import('./pkg/src/browser.js');
-      const g = await TinyGpt.builtin();
+      const g = builtin
+        ? await TinyGpt.builtin()
+        : await TinyGpt.load(new Uint8Array(await (await fetch('/__test/model2.tgpt')).arrayBuffer()));
       const out = [];
       for (const [p, o] of cases) out.push(await g.generate(p, o));
       g.free();
       return out;
-    }, cases);
-    cases.forEach(([p, o], i) => same(got[i], cliGenerate(p, o), `case ${i} (${p})`));
+    }, { cases, builtin: builtinHasTokenizer });
+    cases.forEach(([p, o], i) => same(got[i], cliGenerate(p, o, textModel), `case ${i} (${p})`));
   });
 
   await check('Stop ends a generation early ("cancelled")', async () => {
-    await setSliders(page, { temperature: 1, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, maxTokens: 512, seed: 3 });
-    await page.fill('#prompt', 'Once upon a time');
+    // a model slow enough that Stop lands mid-generation (the tiny fixtures finish in ms)
+    if (SLOW_MODEL) {
+      await page.setInputFiles('#file', SLOW_MODEL);
+      await page.waitForFunction((n) => document.body.dataset.model === n, basename(SLOW_MODEL), { timeout: 60000 });
+    }
+    await setSliders(page, { temperature: 1, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, seed: 3 });
+    await page.evaluate(() => {
+      const m = document.getElementById('maxTokens');
+      m.value = m.max;
+      m.dispatchEvent(new Event('input'));
+    });
+    await page.fill('#prompt', 'Once');
     await page.evaluate(() => delete document.body.dataset.generated);
     await page.click('#generate');
+    await page.waitForFunction(() => window.__pieces > 0, null, { timeout: 60000 });
     await page.click('#stop');
     await page.waitForFunction(() => document.body.dataset.generated !== undefined, null, { timeout: 60000 });
-    same(await page.textContent('#stop-reason'), 'cancelled', 'stop reason');
+    const reason = await page.textContent('#stop-reason');
+    const n = Number(await page.textContent('#n-tokens'));
+    same(reason, 'cancelled', `stop reason after ${n} tokens`);
     assert(!(await page.isDisabled('#generate')), 'Generate is enabled again');
-  });
-
-  await check('a bad file in the picker shows an error and keeps the model', async () => {
-    const dir = dirname(SHOT);
-    mkdirSync(dir, { recursive: true });
-    const bad = join(dir, 'broken.tgpt');
-    writeFileSync(bad, Buffer.from('not a model at all, just some text '.repeat(20)));
-    await page.setInputFiles('#file', bad);
-    await page.waitForFunction(() => document.getElementById('load-msg').classList.contains('error'), null, { timeout: 10000 });
-    assert(/bad magic/.test(await page.textContent('#load-msg')), 'error names the problem');
-    same(await page.evaluate(() => document.body.dataset.model), 'built-in model', 'still the built-in model');
-    await setSliders(page, UI);
-    const r = await generateInUi(page, 'The jury said');
-    same(r.text, ui.text, 'still generates the same text');
-  });
-
-  await check('a second model loads through the file picker and matches the CLI', async () => {
-    assert(MODEL2, 'MODEL2 not set');
-    await page.setInputFiles('#file', MODEL2);
-    await page.waitForFunction((n) => document.body.dataset.model === n, basename(MODEL2), { timeout: 60000 });
-    const shown = await page.textContent('#model-info');
-    const info = cli(['info', '-m', MODEL2]);
-    assert(shown.includes(`vocab ${info.vocab_size}`), `info line for the new model: ${shown}`);
-    await setSliders(page, UI);
-    const r = await generateInUi(page, 'Hello there');
-    same(r.text, cliGenerate('Hello there', UI, MODEL2).text, 'second model text vs CLI');
-    await page.waitForSelector('#chart .row');
-  });
-
-  await check('screenshot', async () => {
-    mkdirSync(dirname(SHOT), { recursive: true });
-    await page.screenshot({ path: SHOT, fullPage: true });
-    assert(readFileSync(SHOT).length > 10000, 'screenshot written');
-    console.log(`     screenshot: ${SHOT}`);
   });
 
   await check('works offline once loaded (service worker)', async () => {
@@ -239,9 +281,13 @@ try {
       await page.reload();
       await page.waitForSelector('body[data-ready]', { timeout: 30000 });
       same(await page.textContent('#model-name'), 'built-in model', 'built-in model offline');
-      await setSliders(page, UI);
-      const r = await generateInUi(page, 'The jury said');
-      same(r.text, ui.text, 'same text offline');
+      const info = await page.textContent('#model-info');
+      assert(info.includes(`vocab ${BUILTIN_INFO.vocab_size}`), 'model info offline');
+      if (builtinHasTokenizer) {
+        await setSliders(page, UI);
+        const r = await generateInUi(page, 'The jury said');
+        same(r.text, ui.text, 'same text offline');
+      }
     } finally {
       await context.setOffline(false);
     }

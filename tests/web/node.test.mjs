@@ -2,8 +2,8 @@
 // packed tarball is installed, so `import ... from "tinygpt"` resolves as it does for users.
 //
 // The reference is the native CLI (TINYGPT_BIN): the same model, prompt, settings and seed
-// must give identical tokens, text and stop reason. TINYGPT_MODEL2 (optional): a second
-// .tgpt model with a tokenizer, compared the same way through `TinyGpt.load`.
+// must give identical tokens, text and stop reason. TINYGPT_MODELS (optional): more .tgpt
+// models with tokenizers (paths separated by ':'), compared the same way via `TinyGpt.load`.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { TinyGpt, DEFAULTS } from 'tinygpt';
 
 const BIN = process.env.TINYGPT_BIN;
-const MODEL2 = process.env.TINYGPT_MODEL2 || '';
+const MODELS = (process.env.TINYGPT_MODELS || '').split(':').filter(Boolean);
 assert.ok(BIN, 'set TINYGPT_BIN to the native tinygpt binary');
 
 function cli(args) {
@@ -36,6 +36,11 @@ function cliFlags(o) {
   return f;
 }
 
+function cliDecode(ids, margs = []) {
+  const out = execFileSync(BIN, ['decode', ...margs, '--tokens', ids.join(',')], { encoding: 'utf8' });
+  return out.endsWith('\n') ? out.slice(0, -1) : out;
+}
+
 function cliGenerate(prompt, o, model) {
   const m = model ? ['-m', model] : [];
   const r = cli(['generate', ...m, '-p', prompt, '--json', ...cliFlags(o)]);
@@ -50,15 +55,29 @@ const CASES = [
   ['top-p + min-p + penalty', 'The city', { temperature: 0.9, topP: 0.5, minP: 0.05, repeatPenalty: 1.3, seed: 123, maxTokens: 60 }],
   ['no filters', 'In the', { temperature: 1, topP: 1, seed: 5, maxTokens: 50 }],
   ['stop string', 'The jury said', { seed: 42, maxTokens: 100, stop: ['.', '\n'] }],
+  ['stop strings, multi-char', 'The jury said', { seed: 8, maxTokens: 100, temperature: 1, stop: ['the', ' of', 'and'] }],
+  ['stop string, one frequent letter', 'It was', { seed: 2, maxTokens: 100, stop: 'e' }],
+  ['stop string never seen', 'It was', { seed: 2, maxTokens: 30, stop: 'zzzzzz' }],
+  ['stop strings, unicode', 'Café', { seed: 6, maxTokens: 60, temperature: 1.5, topP: 1, stop: ['é', '\uFFFD', '🙂'] }],
   ['empty prompt', '', { seed: 3, maxTokens: 20 }],
   ['unicode prompt', 'Café “naïve” — 東京 🙂', { seed: 9, maxTokens: 30 }],
   ['big seed', 'The', { seed: 2 ** 53 - 1, maxTokens: 20 }],
 ];
 
-let g;
-test.before(async () => {
-  g = await TinyGpt.builtin();
-});
+// The models under test: the built-in one, then TINYGPT_MODELS. Generation needs a
+// tokenizer; the streaming and error tests use the first model that has one (the built-in
+// model when it has one), `g`.
+const BUILTIN = await TinyGpt.builtin();
+const LOADED = [];
+for (const path of MODELS) LOADED.push({ name: path.split('/').pop(), path, m: await TinyGpt.load(readFileSync(path)) });
+const ALL = [{ name: 'built-in model', path: null, m: BUILTIN }, ...LOADED];
+const hasTokenizer = (x) => x.m.info().tokenizer_bytes > 0;
+const TEXT = ALL.filter(hasTokenizer);
+const MAIN = TEXT[0];
+assert.ok(MAIN, 'no model with a tokenizer: give converted fixtures in TINYGPT_MODELS');
+const g = MAIN.m;
+const mainCli = (prompt, o) => cliGenerate(prompt, o, MAIN.path);
+console.log(`# generation tests on: ${TEXT.map((x) => x.name).join(', ')}; streaming/error tests on ${MAIN.name}`);
 
 test('the defaults are the CLI defaults', () => {
   assert.deepEqual({ ...DEFAULTS, stop: [...DEFAULTS.stop] }, {
@@ -66,16 +85,47 @@ test('the defaults are the CLI defaults', () => {
   });
 });
 
-test('info() is the object `tinygpt info` prints', () => {
-  assert.deepEqual(g.info(), cli(['info']));
-});
+for (const x of ALL) {
+  test(`info() is the object \`tinygpt info\` prints: ${x.name}`, () => {
+    assert.deepEqual(x.m.info(), cli(['info', ...(x.path ? ['-m', x.path] : [])]));
+  });
+}
 
-for (const [name, prompt, o] of CASES) {
-  test(`generate matches the CLI: ${name}`, async () => {
-    const want = cliGenerate(prompt, o);
-    const got = await g.generate(prompt, o);
-    assert.deepEqual(got, want);
-    assert.ok(got.tokens.length > 0 || got.stopReason === 'eos', 'generated something');
+if (!hasTokenizer(ALL[0])) {
+  test('built-in model: generation needs a tokenizer', { skip: 'the built-in model file has no tokenizer (a stand-in)' }, () => {});
+  test('a model without a tokenizer: generate/encode throw a clear Error, benchDecode works', async () => {
+    await assert.rejects(BUILTIN.generate('The jury said'), /no tokenizer/);
+    assert.throws(() => BUILTIN.encode('x'), /no tokenizer/);
+    assert.ok(BUILTIN.benchDecode(8).tokensPerSecond > 0);
+  });
+}
+
+for (const x of TEXT) {
+  for (const [name, prompt, o] of CASES) {
+    test(`generate matches the CLI: ${x.name}: ${name}`, async () => {
+      const want = cliGenerate(prompt, o, x.path);
+      const got = await x.m.generate(prompt, o);
+      assert.deepEqual(got, want);
+      assert.ok(got.tokens.length > 0 || got.stopReason === 'eos', 'generated something');
+    });
+  }
+  test(`context_full matches the CLI: ${x.name}`, async () => {
+    const o = { seed: 11, maxTokens: 100000, temperature: 1, topP: 1 };
+    const got = await x.m.generate('Once', o);
+    assert.deepEqual(got, cliGenerate('Once', o, x.path));
+    if (got.stopReason !== 'eos') assert.equal(got.stopReason, 'context_full');
+  });
+  test(`encode/decode match the CLI and round-trip: ${x.name}`, () => {
+    const m = x.m;
+    const margs = x.path ? ['-m', x.path] : [];
+    for (const text of ['The jury said', 'Hello, world!\nNew line', 'Café 東京 🙂', '']) {
+      const ids = m.encode(text);
+      assert.ok(Array.isArray(ids) && ids.every(Number.isInteger));
+      assert.deepEqual(ids, cli(['encode', ...margs, '--text', text]).tokens, `encode ${JSON.stringify(text)}`);
+      assert.equal(m.decode(ids), text, `round trip ${JSON.stringify(text)}`);
+      if (ids.length) assert.equal(m.decode(ids), cliDecode(ids, margs), `decode ${JSON.stringify(text)} as the CLI does`);
+    }
+    assert.equal(m.decode(new Uint32Array(m.encode('typed arrays work'))), 'typed arrays work');
   });
 }
 
@@ -88,13 +138,6 @@ test('the stop-string case really stopped on a stop string', async () => {
   } else {
     assert.ok(!free.text.includes('.') && !free.text.includes('\n'), `no stop string in ${JSON.stringify(free.text)}`);
   }
-});
-
-test('context_full matches the CLI', async () => {
-  const o = { seed: 11, maxTokens: 100000, temperature: 1, topP: 1 };
-  const got = await g.generate('Once', o);
-  assert.deepEqual(got, cliGenerate('Once', o));
-  if (got.stopReason !== 'eos') assert.equal(got.stopReason, 'context_full');
 });
 
 test('streaming: onToken pieces, stream() pieces and the text agree, in order', async () => {
@@ -138,7 +181,7 @@ test('breaking out of stream() frees the instance', async () => {
   for await (const _ of g.stream('The jury said', { seed: 42, maxTokens: 100 })) if (++n === 2) break;
   assert.equal(n, 2);
   const r = await g.generate('The jury said', { temperature: 0, maxTokens: 5 });
-  assert.deepEqual(r, cliGenerate('The jury said', { temperature: 0, maxTokens: 5 }));
+  assert.deepEqual(r, mainCli('The jury said', { temperature: 0, maxTokens: 5 }));
 });
 
 test('AbortSignal stops between tokens with stopReason "cancelled"', async () => {
@@ -153,16 +196,6 @@ test('AbortSignal stops between tokens with stopReason "cancelled"', async () =>
   assert.ok(r.tokens.length < full.tokens.length);
   assert.deepEqual(r.tokens, full.tokens.slice(0, r.tokens.length));
   assert.ok(full.text.startsWith(r.text));
-});
-
-test('encode/decode match the CLI and round-trip', () => {
-  for (const text of ['The jury said', 'Hello, world!\nNew line', 'Café 東京 🙂', '']) {
-    const ids = g.encode(text);
-    assert.ok(Array.isArray(ids) && ids.every(Number.isInteger));
-    assert.deepEqual(ids, cli(['encode', '--json', '-p', text]).tokens, `encode ${JSON.stringify(text)}`);
-    assert.equal(g.decode(ids), text, `round trip ${JSON.stringify(text)}`);
-  }
-  assert.equal(g.decode(new Uint32Array(g.encode('typed arrays work'))), 'typed arrays work');
 });
 
 test('nextTokenDistribution: probabilities, filters and greedy', () => {
@@ -215,27 +248,31 @@ test('benchDecode', () => {
 
 test('load(bytes) of the built-in file behaves like builtin()', async () => {
   const bytes = readFileSync(new URL(import.meta.resolve('tinygpt/model.tgpt')));
-  const h = await TinyGpt.load(bytes);
-  assert.deepEqual(h.info(), g.info());
-  const o = { seed: 42, maxTokens: 30 };
-  assert.deepEqual(await h.generate('The jury said', o), await g.generate('The jury said', o));
   // an unaligned view and an ArrayBuffer work too
   const shifted = new Uint8Array(bytes.length + 1);
   shifted.set(bytes, 1);
-  const h2 = await TinyGpt.load(shifted.subarray(1));
-  assert.deepEqual(await h2.generate('The jury said', o), await g.generate('The jury said', o));
-  h.free();
-  h2.free();
-  assert.throws(() => h.info(), /freed/);
+  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+  const same = async (h) => {
+    assert.deepEqual(h.info(), BUILTIN.info());
+    const ids = [1, 2, 3, 4, 5];
+    assert.deepEqual(h.nextTokenDistribution(ids, { temperature: 1 }), BUILTIN.nextTokenDistribution(ids, { temperature: 1 }));
+    if (hasTokenizer(ALL[0])) {
+      const o = { seed: 42, maxTokens: 30 };
+      assert.deepEqual(await h.generate('The jury said', o), await BUILTIN.generate('The jury said', o));
+    }
+  };
+  for (const b of [bytes, shifted.subarray(1), ab]) {
+    const h = await TinyGpt.load(b);
+    await same(h);
+    h.free();
+    assert.throws(() => h.info(), /freed/);
+  }
 });
 
-test('a second model (TINYGPT_MODEL2) matches the CLI', { skip: !MODEL2 && 'TINYGPT_MODEL2 not set' }, async () => {
-  const m = await TinyGpt.load(readFileSync(MODEL2));
-  assert.deepEqual(m.info(), cli(['info', '-m', MODEL2]));
-  for (const o of [{ seed: 42, maxTokens: 40 }, { temperature: 0, maxTokens: 30 }]) {
-    assert.deepEqual(await m.generate('Hello there', o), cliGenerate('Hello there', o, MODEL2));
-  }
-  m.free();
+test('the defaults match a generation with explicit CLI defaults', async () => {
+  const a = await g.generate('The jury said');
+  assert.deepEqual(a, await g.generate('The jury said', { ...DEFAULTS }));
+  assert.deepEqual(a, mainCli('The jury said', {}));
 });
 
 // ---- errors: each throws an Error with a clear message, and the instance keeps working ----

@@ -22,7 +22,7 @@ use wasm_bindgen::prelude::*;
 
 use tinygpt::generate::{generate, generate_tokens, GenerateOptions, StopReason};
 use tinygpt::sampler::{distribution, Sampler, SamplerConfig};
-use tinygpt::tokenizer::{decode_into, StreamDecoder};
+use tinygpt::tokenizer::StreamDecoder;
 use tinygpt::{state_bytes, Arch, DType, Error, Model, Session, SessionOptions};
 
 // ---- errors at the boundary ------------------------------------------------------------------
@@ -368,25 +368,27 @@ impl Engine {
         Ok(buf)
     }
 
-    /// Token ids -> text, as the core decodes a whole sequence (special tokens skipped).
+    /// Token ids -> text, as `tinygpt decode` does it (special tokens skipped; a
+    /// SentencePiece leading space is dropped right after BOS).
     pub fn decode(&self, ids: &[u32]) -> Result<String, JsError> {
         let tok = *self.model().tokenizer();
-        let mut cap = ids.len().saturating_mul(tok.max_token_bytes().max(4)).saturating_add(16);
-        loop {
-            let mut out = zeroed::<u8>(cap, "decode buffer")?;
-            match decode_into(&tok, ids, true, &mut out) {
-                Ok(s) => return Ok(s.to_owned()),
-                Err(Error::BufferTooSmall { needed, .. }) if needed > cap => cap = needed,
-                Err(e) => return Err(js_err(e)),
-            }
+        let mut dec = StreamDecoder::new();
+        let mut text = String::new();
+        for &id in ids {
+            dec.push(&tok, id, &mut |s| text.push_str(s)).map_err(js_err)?;
         }
+        dec.finish(&mut |s| text.push_str(s));
+        Ok(text)
     }
 
-    /// One token's bytes as text (invalid UTF-8 replaced), for labels.
+    /// One token's bytes as text (invalid UTF-8 replaced), for labels; empty when the
+    /// model has no tokenizer.
     #[wasm_bindgen(js_name = tokenText)]
-    pub fn token_text(&self, id: u32) -> Result<String, JsError> {
-        let bytes = self.model().tokenizer().token_bytes(id).map_err(js_err)?;
-        Ok(String::from_utf8_lossy(bytes).into_owned())
+    pub fn token_text(&self, id: u32) -> String {
+        match self.model().tokenizer().token_bytes(id) {
+            Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            Err(_) => String::new(),
+        }
     }
 
     /// Starts a generation from prompt text: encodes, checks every setting, prefills.
