@@ -262,19 +262,19 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch default)")
     # shape
-    ap.add_argument("--dim", type=int, default=160)
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--heads", type=int, default=5)
-    ap.add_argument("--kv-heads", type=int, default=1)
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=2)
     ap.add_argument("--head-dim", type=int, default=32)
-    ap.add_argument("--hidden", type=int, default=448)
+    ap.add_argument("--hidden", type=int, default=384)
     ap.add_argument("--ctx", type=int, default=256, help="context = training sequence length = eval window")
     # optimisation
     ap.add_argument("--batch-size", type=int, default=32, help="sequences of --ctx tokens per step")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
     ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--max-steps", type=int, default=6000, help="length of the cosine schedule (upper bound on steps)")
+    ap.add_argument("--max-steps", type=int, default=5000, help="length of the cosine schedule (upper bound on steps)")
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--dropout", type=float, default=0.1, help="embedding/residual dropout during training")
     ap.add_argument("--grad-clip", type=float, default=1.0)
@@ -398,6 +398,11 @@ def main(argv=None):
         step += 1
         run_loss += loss.item()
         run_n += 1
+        if step == 20:
+            per = (time.time() - t_train) / step
+            need = per * args.max_steps / 60
+            print(f"[train] {per:.3f} s/step -> {args.max_steps} steps need ~{need:.0f} min (cap {args.max_minutes} min)"
+                  + ("; the cap will end training before the schedule does" if need > args.max_minutes else ""), flush=True)
         if step % args.eval_every == 0:
             do_eval(step)
             run_loss, run_n = 0.0, 0
