@@ -100,7 +100,8 @@ struct GenerateArgs {
     /// Stop when this string appears (repeatable; not included in the output).
     #[arg(long)]
     stop: Vec<String>,
-    /// Print one JSON object {"tokens", "text", "stop_reason"} instead of streaming text.
+    /// Print one JSON object {"tokens", "text", "stop_reason"} (generated tokens and text only)
+    /// instead of streaming the prompt and its continuation.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -433,6 +434,10 @@ fn cmd_generate(a: &GenerateArgs) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let mut io_err = None;
     let json = a.json;
+    if !json {
+        // echo the prompt, then stream the continuation after it
+        let _ = out.write_all(a.prompt.as_bytes()).and_then(|_| out.flush());
+    }
     let outcome = generate(&mut s, &a.prompt, &opts, &mut prompt_buf, &mut |e| {
         match e {
             Event::Text(t) => {
