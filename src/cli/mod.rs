@@ -309,6 +309,17 @@ fn info_json(m: &Model<'_>) -> Result<serde_json::Value, Failure> {
         "bias": c.bias,
         "model_bytes": m.bytes().len(),
         "weight_bytes": m.weight_bytes(),
+        "tokenizer": {
+            "kind": match m.tokenizer().kind() {
+                crate::tokenizer::TokenizerKind::None => "none",
+                crate::tokenizer::TokenizerKind::ByteLevelBpe => "byte_level_bpe",
+                crate::tokenizer::TokenizerKind::SentencePieceBpe => "sentencepiece_bpe",
+            },
+            "vocab_size": m.tokenizer().token_count(),
+            "bos_id": m.tokenizer().bos_id(),
+            "eos_id": m.tokenizer().eos_id(),
+            "add_bos": m.tokenizer().add_bos(),
+        },
         "tokenizer_bytes": m.tokenizer_bytes(),
         "state_bytes": sb,
         "state_bytes_f16_kv": sb16,
