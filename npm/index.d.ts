@@ -87,6 +87,14 @@ export interface ModelInfo {
   bias: boolean;
   model_bytes: number;
   weight_bytes: number;
+  tokenizer: {
+    kind: 'none' | 'byte_level_bpe' | 'sentencepiece_bpe';
+    /** Tokens with an entry in the tokenizer (at most the model's vocab_size). */
+    vocab_size: number;
+    bos_id: number | null;
+    eos_id: number | null;
+    add_bos: boolean;
+  };
   tokenizer_bytes: number;
   state_bytes: number;
   state_bytes_f16_kv: number;

@@ -215,7 +215,7 @@ try {
 
   await check('screenshot', async () => {
     // a top-p cut, so the chart shows kept and filtered candidates
-    await setSliders(page, { topK: 0, topP: 0.5 });
+    await setSliders(page, { temperature: 1, topK: 0, topP: 0.8 });
     await page.waitForSelector('#chart .row-cut', { timeout: 10000 });
     mkdirSync(dirname(SHOT), { recursive: true });
     await page.screenshot({ path: SHOT, fullPage: true });

@@ -22,7 +22,7 @@ use wasm_bindgen::prelude::*;
 
 use tinygpt::generate::{generate, generate_tokens, GenerateOptions, StopReason};
 use tinygpt::sampler::{distribution, Sampler, SamplerConfig};
-use tinygpt::tokenizer::StreamDecoder;
+use tinygpt::tokenizer::{StreamDecoder, TokenizerKind};
 use tinygpt::{state_bytes, Arch, DType, Error, Model, Session, SessionOptions};
 
 // ---- errors at the boundary ------------------------------------------------------------------
@@ -312,7 +312,8 @@ impl Engine {
         self.model().config().seq_len as u32
     }
 
-    /// The same object as `tinygpt info` prints (same keys, same values).
+    /// The same object as `tinygpt info` prints (same keys, same values; `src/cli/mod.rs`
+    /// `info_json` is the reference, and the Node tests compare the two).
     pub fn info(&self) -> Result<Object, JsError> {
         let m = self.model();
         let c = m.config();
@@ -351,6 +352,20 @@ impl Engine {
             set("bias", JsValue::from_bool(c.bias))?;
             set("model_bytes", n(m.bytes().len()))?;
             set("weight_bytes", n(m.weight_bytes()))?;
+            let t = m.tokenizer();
+            let tok = Object::new();
+            let tset = |k: &str, v: JsValue| Reflect::set(&tok, &JsValue::from_str(k), &v).map(|_| ());
+            let id = |v: Option<u32>| v.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64));
+            tset("kind", s(match t.kind() {
+                TokenizerKind::None => "none",
+                TokenizerKind::ByteLevelBpe => "byte_level_bpe",
+                TokenizerKind::SentencePieceBpe => "sentencepiece_bpe",
+            }))?;
+            tset("vocab_size", n(t.token_count()))?;
+            tset("bos_id", id(t.bos_id()))?;
+            tset("eos_id", id(t.eos_id()))?;
+            tset("add_bos", JsValue::from_bool(t.add_bos()))?;
+            set("tokenizer", tok.into())?;
             set("tokenizer_bytes", n(m.tokenizer_bytes()))?;
             set("state_bytes", n(sb))?;
             set("state_bytes_f16_kv", n(sb16))?;
