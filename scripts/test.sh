@@ -23,4 +23,7 @@ for t in thumbv7em-none-eabihf riscv32imc-unknown-none-elf wasm32-unknown-unknow
   echo "ok: $t"
 done
 
+step "WebAssembly: npm package under Node, demo page in headless Chromium"
+bash scripts/web_test.sh
+
 step "all tests passed"
