@@ -1,0 +1,90 @@
+//! The demo run, shared word for word by the firmware and by the host check
+//! (`tests/firmware.rs` includes this file with `#[path]`), so both make the same library
+//! calls with the same settings and their tokens must agree exactly.
+//!
+//! Plain `core` + `tinygpt`: no platform code, no allocation.
+
+use tinygpt::sampler::SamplerConfig;
+use tinygpt::{Result, Session};
+
+/// The prompt.
+pub const PROMPT: &str = "The jury said";
+/// New tokens per run.
+pub const MAX_TOKENS: usize = 32;
+/// Room for the prompt's token ids.
+pub const PROMPT_CAP: usize = 64;
+
+/// One generation: a name for the `TOKENS <name>:` line and its sampler settings.
+#[derive(Clone, Copy)]
+pub struct Run {
+    /// Label printed on the machine-readable line.
+    pub name: &'static str,
+    /// Sampler settings.
+    pub sampler: SamplerConfig,
+}
+
+/// The runs, in order: greedy, then seeded sampling (temperature 0.8, top-p 0.9, seed 42:
+/// `SamplerConfig::default()` spelled out, so a change of defaults cannot change the demo).
+pub const RUNS: [Run; 2] = [
+    Run { name: "greedy", sampler: SamplerConfig::greedy() },
+    Run {
+        name: "sampled",
+        sampler: SamplerConfig {
+            temperature: 0.8,
+            top_k: 0,
+            top_p: 0.9,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 42,
+        },
+    },
+];
+
+/// What one run produced.
+pub struct Generated {
+    /// Token ids, `tokens[..n]`.
+    pub tokens: [u32; MAX_TOKENS],
+    /// How many.
+    pub n: usize,
+    /// Prompt length in tokens.
+    pub prompt_tokens: usize,
+    /// Why it stopped, as the JSON name (`"max_tokens"`, `"eos"`, ...).
+    pub stop_reason: &'static str,
+}
+
+/// Generates [`MAX_TOKENS`] tokens for [`PROMPT`] with `run`'s settings, passing text to
+/// `on_text` as it is produced.
+///
+/// # Errors
+/// Whatever the library reports (tokenizer, sampler settings, session).
+pub fn generate(session: &mut Session<'_, '_>, run: &Run, on_text: &mut dyn FnMut(&str)) -> Result<Generated> {
+    let mut out = Generated { tokens: [0; MAX_TOKENS], n: 0, prompt_tokens: 0, stop_reason: "" };
+    // INTERIM until the tokenizer and `tinygpt::generate` land in main: the prompt's bytes
+    // are its token ids and the loop is `generate::run`'s (prefill, then sample / step).
+    let mut prompt = [0u32; PROMPT_CAP];
+    let n = PROMPT.len().min(PROMPT_CAP);
+    for (slot, b) in prompt.iter_mut().zip(PROMPT.bytes()) {
+        *slot = u32::from(b);
+    }
+    out.prompt_tokens = n;
+    let mut sampler = tinygpt::sampler::Sampler::new(run.sampler)?;
+    session.reset();
+    session.prefill(&prompt[..n])?;
+    out.stop_reason = "max_tokens";
+    while out.n < MAX_TOKENS {
+        let id = {
+            let (logits, recent, scratch) = session.sampling_parts();
+            sampler.sample(logits, recent, scratch)?
+        };
+        out.tokens[out.n] = id;
+        out.n += 1;
+        on_text("");
+        if session.pos() >= session.ctx() {
+            out.stop_reason = "context_full";
+            break;
+        }
+        session.step(id)?;
+    }
+    Ok(out)
+}
