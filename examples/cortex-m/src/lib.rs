@@ -8,6 +8,7 @@
 #[cfg_attr(target_arch = "riscv32", path = "platform_riscv.rs")]
 pub mod platform;
 
+pub mod app;
 pub mod demo;
 pub mod stack;
 

@@ -1,0 +1,224 @@
+//! The firmware example (`examples/cortex-m`) runs in QEMU and produces, token for token, what
+//! the host library produces for the same prompt, settings and seed.
+//!
+//! Both sides run the same code: this file compiles the firmware's `demo.rs` (prompt, token
+//! count, sampler settings, the generation call) with `#[path]` and runs it on the host with
+//! the host's kernels, while the firmware runs it on an emulated Cortex-M4F (and riscv32imc)
+//! with the scalar kernels. The firmware prints `TOKENS <run>: <ids>` per run, which is parsed
+//! here and compared with the host's ids.
+//!
+//! Needs `qemu-system-arm` / `qemu-system-riscv32` and the rustup targets
+//! (`scripts/firmware_setup.sh` installs them). Without QEMU each test prints `SKIPPED: ...`
+//! and returns; with `TINYGPT_FIRMWARE=require` (CI) a missing emulator is a failure.
+#![cfg(all(feature = "std", tinygpt_builtin))]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tinygpt::{builtin, state_bytes, KvDtype, Session, SessionOptions};
+
+#[path = "../examples/cortex-m/src/demo.rs"]
+#[allow(dead_code)]
+mod demo;
+
+/// How long one QEMU run may take (it takes well under 5 s).
+const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
+
+const ARM: Target = Target {
+    triple: "thumbv7em-none-eabihf",
+    qemu: "qemu-system-arm",
+    qemu_args: &[
+        "-cpu",
+        "cortex-m4",
+        "-machine",
+        "mps2-an386",
+        "-nographic",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-kernel",
+    ],
+};
+
+const RISCV: Target = Target {
+    triple: "riscv32imc-unknown-none-elf",
+    qemu: "qemu-system-riscv32",
+    qemu_args: &["-machine", "virt", "-cpu", "rv32", "-nographic", "-bios", "none", "-kernel"],
+};
+
+struct Target {
+    triple: &'static str,
+    qemu: &'static str,
+    qemu_args: &'static [&'static str],
+}
+
+fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cortex-m")
+}
+
+/// Whether the emulator runs; prints the skip notice (or panics under
+/// `TINYGPT_FIRMWARE=require`) when it does not.
+fn have_qemu(t: &Target) -> bool {
+    let ok = Command::new(t.qemu)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let msg = format!("{} not found: firmware test for {} not run (install: scripts/firmware_setup.sh)", t.qemu, t.triple);
+        assert!(std::env::var("TINYGPT_FIRMWARE").as_deref() != Ok("require"), "{msg} [TINYGPT_FIRMWARE=require]");
+        println!("SKIPPED: {msg}");
+        eprintln!("SKIPPED: {msg}");
+    }
+    ok
+}
+
+/// Builds the firmware binaries for `t` (release) and returns the folder holding them.
+fn build(t: &Target) -> PathBuf {
+    let dir = firmware_dir();
+    let target_dir = dir.join("target");
+    let out = Command::new("cargo")
+        .current_dir(&dir)
+        .args(["build", "--release", "--bins", "--target", t.triple])
+        // The firmware is its own workspace with its own target folder; host-only settings
+        // of the outer build (e.g. RUSTFLAGS="-C target-cpu=native") must not leak into it.
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .expect("running cargo");
+    assert!(
+        out.status.success(),
+        "building the firmware for {} failed (is the target installed? scripts/firmware_setup.sh):\n{}",
+        t.triple,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target_dir.join(t.triple).join("release")
+}
+
+/// Runs one firmware ELF in QEMU with a timeout; returns (exit code, stdout).
+fn run_qemu(t: &Target, elf: &Path) -> (i32, String) {
+    let log = std::env::temp_dir().join(format!(
+        "tinygpt-fw-{}-{}-{}.log",
+        std::process::id(),
+        t.triple,
+        elf.file_name().unwrap().to_string_lossy()
+    ));
+    let mut child = Command::new(t.qemu)
+        .args(t.qemu_args)
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(File::create(&log).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting qemu");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > QEMU_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} timed out after {:?}:\n{}", elf.display(), QEMU_TIMEOUT, std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    println!("{} ({}) in {:.2} s:\n{text}", elf.display(), t.qemu, start.elapsed().as_secs_f64());
+    (status.code().unwrap_or(-1), text)
+}
+
+/// The `TOKENS <run>: ...` and `STOP <run>: <reason> ...` lines.
+fn parse(text: &str) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, String>) {
+    let mut tokens = BTreeMap::new();
+    let mut stops = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("TOKENS ") {
+            let (name, ids) = rest.split_once(':').expect("TOKENS <run>: <ids>");
+            let ids = ids.split_whitespace().map(|s| s.parse().expect("a token id")).collect();
+            assert!(tokens.insert(name.to_string(), ids).is_none(), "two TOKENS lines for {name}");
+        } else if let Some(rest) = line.strip_prefix("STOP ") {
+            let (name, why) = rest.split_once(':').expect("STOP <run>: <reason>");
+            let reason = why.split_whitespace().next().unwrap_or("").to_string();
+            stops.insert(name.to_string(), reason);
+        }
+    }
+    (tokens, stops)
+}
+
+/// The host's result: the same `demo::generate` calls through the library, on the host.
+fn host(kv: KvDtype) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, String>) {
+    let model = builtin::model().unwrap();
+    let opts = SessionOptions { kv, ..SessionOptions::default() };
+    let mut ws = vec![0u8; state_bytes(model.config(), &opts).unwrap()];
+    let mut session = Session::new(model, &mut ws, opts).unwrap();
+    let mut tokens = BTreeMap::new();
+    let mut stops = BTreeMap::new();
+    for r in &demo::RUNS {
+        let g = demo::generate(&mut session, r, &mut |_| {}).unwrap();
+        tokens.insert(r.name.to_string(), g.tokens[..g.n].to_vec());
+        stops.insert(r.name.to_string(), g.stop_reason.to_string());
+    }
+    (tokens, stops)
+}
+
+/// Runs `bin` and checks: exit status 0, `RESULT ok`, no `PANIC`/`ERROR` line, and the
+/// tokens and stop reasons of every run equal the host's.
+fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, kv: KvDtype) {
+    let (code, text) = run_qemu(t, &bin_dir.join(bin));
+    assert!(!text.contains("PANIC"), "{bin}: the panic handler was reached:\n{text}");
+    assert!(!text.contains("ERROR"), "{bin}: reported an error:\n{text}");
+    assert_eq!(code, 0, "{bin}: QEMU exit status (0 = semihosting/sifive_test success):\n{text}");
+    assert!(text.lines().any(|l| l == "RESULT ok"), "{bin}: no `RESULT ok` line:\n{text}");
+    assert!(text.lines().any(|l| l.starts_with("STACK high-water: ")), "{bin}: no stack high-water line");
+    let (fw_tokens, fw_stops) = parse(&text);
+    let (host_tokens, host_stops) = host(kv);
+    assert_eq!(fw_tokens.len(), demo::RUNS.len(), "{bin}: one TOKENS line per run expected:\n{text}");
+    for r in &demo::RUNS {
+        let (fw, h) = (&fw_tokens[r.name], &host_tokens[r.name]);
+        assert_eq!(fw, h, "{bin} ({}, {kv:?} KV): firmware tokens differ from the host's", r.name);
+        assert_eq!(fw_stops.get(r.name), host_stops.get(r.name), "{bin} ({}): stop reason", r.name);
+        assert!(!fw.is_empty(), "{bin} ({}): no tokens generated", r.name);
+    }
+}
+
+#[test]
+fn cortex_m_firmware_matches_host_token_for_token() {
+    if !have_qemu(&ARM) {
+        return;
+    }
+    let bins = build(&ARM);
+    check_firmware(&ARM, &bins, "tinygpt-firmware", KvDtype::F32);
+    check_firmware(&ARM, &bins, "tinygpt-firmware-f16", KvDtype::F16);
+}
+
+#[test]
+fn cortex_m_panic_exits_with_failure() {
+    // The check above relies on a panic being visible (a `PANIC:` line, exit status 1);
+    // this proves it is, with a binary that panics on purpose.
+    if !have_qemu(&ARM) {
+        return;
+    }
+    let bins = build(&ARM);
+    let (code, text) = run_qemu(&ARM, &bins.join("tinygpt-firmware-panic"));
+    assert_eq!(code, 1, "a panic must exit QEMU with status 1:\n{text}");
+    assert!(text.contains("PANIC: ") && text.contains("deliberate panic"), "panic message missing:\n{text}");
+    assert!(!text.contains("RESULT ok"));
+}
+
+#[test]
+fn riscv32_firmware_matches_host_token_for_token() {
+    if !have_qemu(&RISCV) {
+        return;
+    }
+    let bins = build(&RISCV);
+    check_firmware(&RISCV, &bins, "tinygpt-firmware", KvDtype::F32);
+    let (code, text) = run_qemu(&RISCV, &bins.join("tinygpt-firmware-panic"));
+    assert_eq!(code, 1, "a panic must exit QEMU with status 1:\n{text}");
+}
