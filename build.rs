@@ -68,6 +68,7 @@ fn main() {
             q_dim,
             kv_dim: kv_heads * head_size,
             head_size,
+            n_heads: heads,
             vocab_size: vocab,
             ctx: seq_len,
             batch: 1,

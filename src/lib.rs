@@ -21,6 +21,7 @@ pub use format::{Activation, Arch, Config, DType, Model, Norm, Position};
 
 #[cfg(feature = "std")]
 pub mod convert;
+pub mod parallel;
 pub mod session;
 pub mod sizes;
 pub use session::{state_bytes, KvDtype, Session, SessionOptions};
@@ -30,3 +31,5 @@ pub use format::AlignedBytes;
 pub mod cli;
 #[cfg(tinygpt_builtin)]
 pub mod builtin;
+#[cfg(feature = "std")]
+pub mod threads;

@@ -11,6 +11,7 @@ use half::f16;
 use crate::error::{Error, Result};
 use crate::format::{layout::Slot, Activation, Config, DType, Matrix, Model, Norm, Position};
 use crate::kernels::{self, Kernels, QActs, QRows};
+use crate::parallel::{Parallel, Serial, SharedMut};
 use crate::sizes::{ws_total, WsDims};
 
 /// Storage type of the KV cache.
@@ -78,6 +79,7 @@ fn dims(cfg: &Config, p: &Plan, kv: KvDtype) -> WsDims {
         q_dim: cfg.q_dim() as u64,
         kv_dim: cfg.kv_dim() as u64,
         head_size: cfg.head_size as u64,
+        n_heads: cfg.n_heads as u64,
         vocab_size: cfg.vocab_size as u64,
         ctx: p.ctx as u64,
         batch: p.batch as u64,
@@ -137,7 +139,7 @@ struct Workspace<'w> {
     k: &'w mut [f32],      // (B, kv_dim)
     v: &'w mut [f32],      // (B, kv_dim)
     rope: &'w mut [f32],   // (B, head_size): cos (head_size/2) then sin (head_size/2)
-    att: &'w mut [f32],    // (ctx,) scores of one head
+    att: &'w mut [f32],    // (n_heads, ctx) attention scores
     xq: &'w mut [i8],      // (B, qstride) quantized activations
     xs: &'w mut [f32],     // (B, qgroups) their scales
     logits: &'w mut [f32], // (B, vocab_size)
@@ -150,6 +152,7 @@ struct Workspace<'w> {
 pub struct Session<'m, 'w> {
     model: Model<'m>,
     kernels: &'static Kernels,
+    par: &'static dyn Parallel,
     plan: Plan,
     ws: Workspace<'w>,
     pos: usize,
@@ -185,7 +188,7 @@ impl<'m, 'w> Session<'m, 'w> {
             k: take(r, b * cfg.kv_dim()),
             v: take(r, b * cfg.kv_dim()),
             rope: take(r, b * cfg.head_size),
-            att: take(r, p.ctx),
+            att: take(r, cfg.n_heads * p.ctx),
             xq: take(r, b * p.qstride),
             xs: take(r, b * p.qgroups),
             logits: take(r, b * cfg.vocab_size),
@@ -196,13 +199,25 @@ impl<'m, 'w> Session<'m, 'w> {
             tokens: take(r, p.ctx),
             probs: take(r, cfg.vocab_size),
         };
-        Ok(Session { model, kernels: kernels::best(), plan: p, ws, pos: 0, last: 0 })
+        Ok(Session { model, kernels: kernels::best(), par: &Serial, plan: p, ws, pos: 0, last: 0 })
     }
 
     /// Uses the given kernel set instead of the best one (tests compare them).
     pub fn with_kernels(mut self, k: &'static Kernels) -> Self {
         self.kernels = k;
         self
+    }
+
+    /// Runs matrix products and attention heads on `par` (e.g. `threads::Pool`); results are
+    /// identical to serial execution.
+    pub fn with_parallel(mut self, par: &'static dyn Parallel) -> Self {
+        self.par = par;
+        self
+    }
+
+    /// The kernel set in use.
+    pub fn kernels(&self) -> &'static Kernels {
+        self.kernels
     }
 
     /// The model.
@@ -328,18 +343,60 @@ fn prepare(cfg: &Config, x: &[f32], cols: usize, n: usize, xq: &mut [i8], xs: &m
 }
 
 /// `out[t, r] = m[r] · x[t] (+ bias[r])` for `n` tokens; `x`/`xq`/`xs` as left by `prepare`.
+/// With `par`, one token's rows (decode) or the tokens (prefill) are split into chunks.
 #[allow(clippy::too_many_arguments)]
-fn matmul(k: &Kernels, m: Matrix<'_>, bias: Option<&[f32]>, x: &[f32], xq: &[i8], xs: &[f32], n: usize, out: &mut [f32]) {
+fn matmul(
+    par: &dyn Parallel,
+    k: &Kernels,
+    m: Matrix<'_>,
+    bias: Option<&[f32]>,
+    x: &[f32],
+    xq: &[i8],
+    xs: &[f32],
+    n: usize,
+    out: &mut [f32],
+) {
     let rows = m.rows();
-    match m {
-        Matrix::F32 { w, rows, cols } => (k.matmul_f32)(w, rows, cols, &x[..n * cols], n, &mut out[..n * rows]),
-        Matrix::Q8 { q, s, rows, cols, gs } => {
-            let groups = cols.div_ceil(gs);
-            let stride = groups * gs;
-            let w = QRows { q, s, rows, stride, gs };
-            let a = QActs { q: &xq[..n * stride], s: &xs[..n * groups], n };
-            (k.matmul_q8)(&w, &a, &mut out[..n * rows]);
+    let out = &mut out[..n * rows];
+    let work = rows * m.cols() * n;
+    let threads = if work < 1 << 16 { 1 } else { par.threads() };
+    // chunk c of `parts` covers rows (n == 1) or tokens (n > 1) [lo, hi)
+    let (span, by_rows) = if n == 1 { (rows, true) } else { (n, false) };
+    let parts = threads.min(span).max(1);
+    let bounds = |c: usize| {
+        // row chunks are multiples of 4 so kernels that block rows by 4 keep their blocks
+        let unit = if by_rows { 4 } else { 1 };
+        let per = span.div_ceil(parts).div_ceil(unit) * unit;
+        ((c * per).min(span), ((c + 1) * per).min(span))
+    };
+    let shared = SharedMut::new(out);
+    let job = |c: usize| {
+        let (lo, hi) = bounds(c);
+        if lo >= hi {
+            return;
         }
+        let (r0, r1, t0, t1) = if by_rows { (lo, hi, 0, 1) } else { (0, rows, lo, hi) };
+        // SAFETY: chunks [lo, hi) are disjoint across jobs, so these output ranges are too:
+        // rows r0..r1 of token 0 (n == 1), or tokens t0..t1 × all rows (n > 1).
+        let o = unsafe { shared.slice(t0 * rows + r0, (t1 - 1) * rows + r1) };
+        let nt = t1 - t0;
+        match m {
+            Matrix::F32 { w, cols, .. } => {
+                (k.matmul_f32)(&w[r0 * cols..r1 * cols], r1 - r0, cols, &x[t0 * cols..t1 * cols], nt, o)
+            }
+            Matrix::Q8 { q, s, cols, gs, .. } => {
+                let groups = cols.div_ceil(gs);
+                let stride = groups * gs;
+                let w = QRows { q: &q[r0 * stride..r1 * stride], s: &s[r0 * groups..r1 * groups], rows: r1 - r0, stride, gs };
+                let a = QActs { q: &xq[t0 * stride..t1 * stride], s: &xs[t0 * groups..t1 * groups], n: nt };
+                (k.matmul_q8)(&w, &a, o);
+            }
+        }
+    };
+    if parts == 1 {
+        job(0);
+    } else {
+        par.for_each(parts, &job);
     }
     if let Some(b) = bias {
         for t in 0..n {
@@ -368,6 +425,48 @@ fn rope_head(v: &mut [f32], cs: &[f32]) {
     }
 }
 
+/// One head's attention for one query: scores over positions `0..sc.len()`, softmax, and the
+/// weighted sum of values into `out`. Cache layout `(n_layers, ctx, kv_dim)`; `lo` is the
+/// layer's start, `kvo` the KV head's offset.
+#[allow(clippy::too_many_arguments)]
+fn attend(cache: &Cache<'_>, qh: &[f32], lo: usize, kvd: usize, kvo: usize, scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    let hs = qh.len();
+    for (s, a) in sc.iter_mut().enumerate() {
+        let at = lo + s * kvd + kvo;
+        let mut dot = 0.0f32;
+        match cache {
+            Cache::F32 { k, .. } => {
+                for (&a, &b) in qh.iter().zip(&k[at..at + hs]) {
+                    dot += a * b;
+                }
+            }
+            Cache::F16 { k, .. } => {
+                for (&a, &b) in qh.iter().zip(&k[at..at + hs]) {
+                    dot += a * b.to_f32();
+                }
+            }
+        }
+        *a = dot * scale;
+    }
+    kernels::softmax(sc);
+    out.fill(0.0);
+    for (s, &a) in sc.iter().enumerate() {
+        let at = lo + s * kvd + kvo;
+        match cache {
+            Cache::F32 { v, .. } => {
+                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
+                    *o += a * b;
+                }
+            }
+            Cache::F16 { v, .. } => {
+                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
+                    *o += a * b.to_f32();
+                }
+            }
+        }
+    }
+}
+
 impl Session<'_, '_> {
     /// Runs `tokens` (at most one batch) through the decoder at positions `pos..pos+n`.
     /// Logits are computed for every token when `all`, else for the last one only.
@@ -385,7 +484,7 @@ impl Session<'_, '_> {
             return Err(Error::TokenOutOfRange { id, vocab });
         }
         let (dim, qd, kvd, hs, hid) = (cfg.dim, cfg.q_dim(), cfg.kv_dim(), cfg.head_size, cfg.hidden_dim);
-        let (m, k, ctx, pos0) = (self.model, self.kernels, self.plan.ctx, self.pos);
+        let (m, k, par, ctx, pos0) = (self.model, self.kernels, self.par, self.plan.ctx, self.pos);
         let Workspace { x, xb, xa, xb2, hb, hb2, q, k: kb, v: vb, rope, att, xq, xs, logits, cache, tokens: hist, .. } =
             &mut self.ws;
 
@@ -434,9 +533,9 @@ impl Session<'_, '_> {
                 norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[t * dim..(t + 1) * dim], w.unwrap_or(&[]), b);
             }
             prepare(&cfg, xb, dim, n, xq, xs);
-            matmul(k, m.matrix(Slot::Wq, l), m.vector(Slot::Bq, l), xb, xq, xs, n, q);
-            matmul(k, m.matrix(Slot::Wk, l), m.vector(Slot::Bk, l), xb, xq, xs, n, kb);
-            matmul(k, m.matrix(Slot::Wv, l), m.vector(Slot::Bv, l), xb, xq, xs, n, vb);
+            matmul(par, k, m.matrix(Slot::Wq, l), m.vector(Slot::Bq, l), xb, xq, xs, n, q);
+            matmul(par, k, m.matrix(Slot::Wk, l), m.vector(Slot::Bk, l), xb, xq, xs, n, kb);
+            matmul(par, k, m.matrix(Slot::Wv, l), m.vector(Slot::Bv, l), xb, xq, xs, n, vb);
             if cfg.pos == Position::Rope {
                 for t in 0..n {
                     let cs = &rope[t * hs..(t + 1) * hs];
@@ -468,52 +567,45 @@ impl Session<'_, '_> {
                     }
                 }
             }
-            // causal multi-head attention, one query position and head at a time
-            for t in 0..n {
-                let p = pos0 + t;
-                for h in 0..cfg.n_heads {
-                    let qh = &q[t * qd + h * hs..t * qd + (h + 1) * hs];
-                    let kvo = (h / kv_mul) * hs;
-                    let sc = &mut att[..=p];
-                    for (s, a) in sc.iter_mut().enumerate() {
-                        let at = lo + s * kvd + kvo;
-                        let mut dot = 0.0f32;
-                        match cache {
-                            Cache::F32 { k, .. } => {
-                                for (&a, &b) in qh.iter().zip(&k[at..at + hs]) {
-                                    dot += a * b;
-                                }
-                            }
-                            Cache::F16 { k, .. } => {
-                                for (&a, &b) in qh.iter().zip(&k[at..at + hs]) {
-                                    dot += a * b.to_f32();
-                                }
-                            }
-                        }
-                        *a = dot * scale;
+            // causal multi-head attention: each (token, head) pair is one job
+            {
+                let cache = &*cache;
+                let q = &*q;
+                let att_s = SharedMut::new(att);
+                let xa_s = SharedMut::new(xa);
+                let jobs = n * cfg.n_heads;
+                let heads_per = if par.threads() > 1 && (pos0 + n) * hs * jobs >= 1 << 14 {
+                    cfg.n_heads.div_ceil(par.threads())
+                } else {
+                    cfg.n_heads
+                };
+                let per_t = cfg.n_heads.div_ceil(heads_per);
+                let job = |j: usize| {
+                    let (t, c) = (j / per_t, j % per_t);
+                    for h in c * heads_per..((c + 1) * heads_per).min(cfg.n_heads) {
+                        // SAFETY: one `for_each` call runs the jobs of a single token t, and
+                        // its jobs cover disjoint head ranges; head h's score row
+                        // `h*ctx..h*ctx+ctx` and token t's head-h output range are thus used
+                        // by this job alone, and both buffers outlive the call.
+                        let (sc, out) = unsafe {
+                            (att_s.slice(h * ctx, h * ctx + pos0 + t + 1), xa_s.slice(t * qd + h * hs, t * qd + (h + 1) * hs))
+                        };
+                        let qh = &q[t * qd + h * hs..t * qd + (h + 1) * hs];
+                        attend(cache, qh, lo, kvd, (h / kv_mul) * hs, scale, sc, out);
                     }
-                    kernels::softmax(sc);
-                    let out = &mut xa[t * qd + h * hs..t * qd + (h + 1) * hs];
-                    out.fill(0.0);
-                    for (s, &a) in sc.iter().enumerate() {
-                        let at = lo + s * kvd + kvo;
-                        match cache {
-                            Cache::F32 { v, .. } => {
-                                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
-                                    *o += a * b;
-                                }
-                            }
-                            Cache::F16 { v, .. } => {
-                                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
-                                    *o += a * b.to_f32();
-                                }
-                            }
-                        }
+                };
+                // tokens in order (a later token's scores reuse the head's row), heads in parallel
+                for t in 0..n {
+                    let one = |c: usize| job(t * per_t + c);
+                    if per_t == 1 {
+                        one(0);
+                    } else {
+                        par.for_each(per_t, &one);
                     }
                 }
             }
             prepare(&cfg, xa, qd, n, xq, xs);
-            matmul(k, m.matrix(Slot::Wo, l), m.vector(Slot::Bo, l), xa, xq, xs, n, xb2);
+            matmul(par, k, m.matrix(Slot::Wo, l), m.vector(Slot::Bo, l), xa, xq, xs, n, xb2);
             for (a, &b) in x[..n * dim].iter_mut().zip(xb2.iter()) {
                 *a += b;
             }
@@ -524,10 +616,10 @@ impl Session<'_, '_> {
                 norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[t * dim..(t + 1) * dim], w.unwrap_or(&[]), b);
             }
             prepare(&cfg, xb, dim, n, xq, xs);
-            matmul(k, m.matrix(Slot::W1, l), m.vector(Slot::B1, l), xb, xq, xs, n, hb);
+            matmul(par, k, m.matrix(Slot::W1, l), m.vector(Slot::B1, l), xb, xq, xs, n, hb);
             match cfg.act {
                 Activation::SwiGlu => {
-                    matmul(k, m.matrix(Slot::W3, l), m.vector(Slot::B3, l), xb, xq, xs, n, hb2);
+                    matmul(par, k, m.matrix(Slot::W3, l), m.vector(Slot::B3, l), xb, xq, xs, n, hb2);
                     for (a, &b) in hb[..n * hid].iter_mut().zip(hb2.iter()) {
                         *a = kernels::silu(*a) * b;
                     }
@@ -537,7 +629,7 @@ impl Session<'_, '_> {
                 Activation::Relu => hb[..n * hid].iter_mut().for_each(|a| *a = a.max(0.0)),
             }
             prepare(&cfg, hb, hid, n, xq, xs);
-            matmul(k, m.matrix(Slot::W2, l), m.vector(Slot::B2, l), hb, xq, xs, n, xb2);
+            matmul(par, k, m.matrix(Slot::W2, l), m.vector(Slot::B2, l), hb, xq, xs, n, xb2);
             for (a, &b) in x[..n * dim].iter_mut().zip(xb2.iter()) {
                 *a += b;
             }
@@ -552,7 +644,7 @@ impl Session<'_, '_> {
             norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[src * dim..(src + 1) * dim], w.unwrap_or(&[]), b);
         }
         prepare(&cfg, xb, dim, cnt, xq, xs);
-        matmul(k, m.lm_head(), None, xb, xq, xs, cnt, logits);
+        matmul(par, k, m.lm_head(), None, xb, xq, xs, cnt, logits);
         self.last = cnt - 1;
         self.pos += n;
         Ok(())

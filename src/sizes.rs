@@ -22,6 +22,8 @@ pub struct WsDims {
     pub kv_dim: u64,
     /// Width of one head.
     pub head_size: u64,
+    /// Query heads (attention scores are kept per head).
+    pub n_heads: u64,
     /// Vocabulary size.
     pub vocab_size: u64,
     /// Session context length.
@@ -63,7 +65,7 @@ pub const fn ws_buffers(d: &WsDims) -> Option<[(u64, u64); WS_BUFFERS]> {
         (4, b * d.kv_dim),
         (4, b * d.kv_dim),
         (4, b * d.head_size),
-        (4, d.ctx),
+        (4, d.n_heads * d.ctx),
         (1, b * d.qstride),
         (4, b * d.qgroups),
         (4, b * d.vocab_size),

@@ -149,3 +149,33 @@ fn sinusoidal_and_relu_variants_run() {
     assert!(out.iter().flatten().all(|v| v.is_finite()));
     assert_ne!(out[0], out[1]);
 }
+
+#[test]
+fn threads_give_identical_results() {
+    use tinygpt::threads::Pool;
+    let pool: &'static Pool = Box::leak(Box::new(Pool::new(3).unwrap()));
+    for arch in [Arch::Gpt2, Arch::Llama] {
+        let mut c = cfg(arch, DType::Q8);
+        // big enough that the work is actually split
+        c.dim = 256;
+        c.hidden_dim = 700;
+        c.n_heads = 8;
+        c.n_kv_heads = if arch == Arch::Llama { 4 } else { 8 };
+        c.head_size = 32;
+        c.vocab_size = 1000;
+        let bytes = build(&c);
+        let m = Model::from_bytes(bytes.as_slice()).unwrap();
+        for batch in [1usize, 5] {
+            let opts = SessionOptions { batch, ..Default::default() };
+            let mut ws1 = vec![0u8; state_bytes(m.config(), &opts).unwrap()];
+            let mut ws2 = ws1.clone();
+            let mut a = Session::new(m, &mut ws1, opts).unwrap();
+            let mut b = Session::new(m, &mut ws2, opts).unwrap().with_parallel(pool);
+            let (mut la, mut lb) = (Vec::new(), Vec::new());
+            a.forward_each(&TOKS, &mut |_, l| la.push(l.to_vec())).unwrap();
+            b.forward_each(&TOKS, &mut |_, l| lb.push(l.to_vec())).unwrap();
+            assert_eq!(la, lb, "{arch:?} batch {batch}");
+            assert_eq!(a.step(3).unwrap().to_vec(), b.step(3).unwrap().to_vec());
+        }
+    }
+}

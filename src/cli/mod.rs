@@ -78,6 +78,29 @@ struct BenchArgs {
     /// Prompt length for the prefill measurement.
     #[arg(long, default_value_t = 128)]
     prompt_tokens: usize,
+    #[command(flatten)]
+    t: ThreadsArg,
+}
+
+#[derive(Args)]
+struct ThreadsArg {
+    /// Worker threads for matrix products and attention (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl ThreadsArg {
+    fn pool(&self) -> Result<(&'static dyn crate::parallel::Parallel, usize), Failure> {
+        let n = self.threads.unwrap_or_else(crate::threads::Pool::available);
+        if n == 0 || n > 256 {
+            return Err(Failure::new(exit::INPUT, "--threads must be between 1 and 256"));
+        }
+        if n == 1 {
+            return Ok((&crate::parallel::Serial, 1));
+        }
+        let p = crate::threads::Pool::new(n).map_err(|e| Failure::new(exit::IO, format!("cannot start {n} threads: {e}")))?;
+        Ok((Box::leak(Box::new(p)), n))
+    }
 }
 
 /// A CLI failure: the message printed on stderr and the exit code.
@@ -206,6 +229,7 @@ fn cmd_bench(a: &BenchArgs) -> Result<(), Failure> {
     if need > c.seq_len {
         return Err(Failure::new(exit::INPUT, format!("bench needs {need} positions but the model's context is {}", c.seq_len)));
     }
+    let (par, threads) = a.t.pool()?;
     let toks: Vec<u32> = (0..need).map(|i| ((i * 7919 + 13) % c.vocab_size) as u32).collect();
     let dec_opts = SessionOptions { ctx: need, ..Default::default() };
     let pre_opts = SessionOptions { ctx: need, batch: 32, ..Default::default() };
@@ -213,7 +237,7 @@ fn cmd_bench(a: &BenchArgs) -> Result<(), Failure> {
     // prefill: warm up once, then time the best of 3
     let mut prefill = f64::MAX;
     for i in 0..4 {
-        let mut s = Session::new(m, &mut ws, pre_opts).map_err(input_err)?;
+        let mut s = Session::new(m, &mut ws, pre_opts).map_err(input_err)?.with_parallel(par);
         let t = Instant::now();
         s.prefill(&toks[..a.prompt_tokens]).map_err(input_err)?;
         if i > 0 {
@@ -222,7 +246,7 @@ fn cmd_bench(a: &BenchArgs) -> Result<(), Failure> {
     }
     // decode: warm up on a few tokens, then time n single-token steps
     let mut dws = vec![0u8; state_bytes(&c, &dec_opts).map_err(input_err)?];
-    let mut s = Session::new(m, &mut dws, dec_opts).map_err(input_err)?;
+    let mut s = Session::new(m, &mut dws, dec_opts).map_err(input_err)?.with_parallel(par);
     for &t in toks.iter().take(4) {
         s.step(t).map_err(input_err)?;
     }
@@ -237,7 +261,7 @@ fn cmd_bench(a: &BenchArgs) -> Result<(), Failure> {
         "decode_tok_s": a.n as f64 / decode,
         "model_bytes": m.bytes().len(),
         "state_bytes": state_bytes(&c, &dec_opts).map_err(input_err)?,
-        "threads": 1,
+        "threads": threads,
         "prompt_tokens": a.prompt_tokens,
         "decode_tokens": a.n,
         "kernels": crate::kernels::best().name,

@@ -1,0 +1,1 @@
+//! Unit tests of the tokenizer view over small hand-made sections.
