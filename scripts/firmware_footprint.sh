@@ -2,7 +2,8 @@
 # Prints the firmware's memory footprint, split into model, code and workspace:
 #   flash = .vector_table + .text + .rodata + the .data load image (every loaded section)
 #   RAM   = .data + .bss (+ .uninit) + the stack high-water mark measured in QEMU
-# for both firmware binaries (f32 and f16 KV cache). Reads the ELF section headers and
+# for each firmware binary: f32 KV cache, f16 KV cache (both full context, mps2-an386) and
+# the STM32F405 build (f16 KV, context 128, 1 MiB flash / 128 KiB RAM, QEMU netduinoplus2). Reads the ELF section headers and
 # symbol table with a small Python script, so no size tool (llvm-size, arm-none-eabi-size,
 # cargo-binutils) is needed.
 #
@@ -21,13 +22,21 @@ for a in "$@"; do
     *) echo "usage: $0 [arm|riscv] [--no-run]" >&2; exit 2 ;;
   esac
 done
+# Binaries and the QEMU machine each runs on.
 if [[ $arch == arm ]]; then
   triple=thumbv7em-none-eabihf
-  qemu=(qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic -semihosting-config enable=on,target=native -kernel)
+  binaries=(tinygpt-firmware:mps2-an386 tinygpt-firmware-f16:mps2-an386 tinygpt-firmware-stm32f405:netduinoplus2)
 else
   triple=riscv32imc-unknown-none-elf
-  qemu=(qemu-system-riscv32 -machine virt -cpu rv32 -nographic -bios none -kernel)
+  binaries=(tinygpt-firmware:virt tinygpt-firmware-f16:virt)
 fi
+qemu_cmd() {  # machine
+  if [[ $1 == virt ]]; then
+    echo qemu-system-riscv32 -machine virt -cpu rv32 -nographic -bios none -kernel
+  else
+    echo qemu-system-arm -cpu cortex-m4 -machine "$1" -nographic -semihosting-config enable=on,target=native -kernel
+  fi
+}
 
 export CARGO_TARGET_DIR="$PWD/target"
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
@@ -35,25 +44,28 @@ cargo build --release --bins --target "$triple" -q 2>&1 | grep -v '^warning\|^ *
 bins="$CARGO_TARGET_DIR/$triple/release"
 [[ -f $bins/tinygpt-firmware ]] || { echo "build failed" >&2; exit 1; }
 
-if [[ $run == 1 ]] && ! command -v "${qemu[0]}" >/dev/null; then
-  echo "note: ${qemu[0]} not found (scripts/firmware_setup.sh); no stack high-water mark" >&2
+qemu_bin=$(qemu_cmd "${binaries[0]#*:}" | cut -d' ' -f1)
+if [[ $run == 1 ]] && ! command -v "$qemu_bin" >/dev/null; then
+  echo "note: $qemu_bin not found (scripts/firmware_setup.sh); no stack high-water mark" >&2
   run=0
 fi
 
-for bin in tinygpt-firmware tinygpt-firmware-f16; do
+for entry in "${binaries[@]}"; do
+  bin=${entry%%:*} machine=${entry#*:}
   elf="$bins/$bin"
-  stack=""
+  stack="" secs=""
   if [[ $run == 1 ]]; then
     start=$(date +%s.%N)
-    out=$(timeout 120 "${qemu[@]}" "$elf") || { echo "$out"; echo "$bin failed in QEMU" >&2; exit 1; }
-    secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || python3 -c "print(round($(date +%s.%N) - $start, 2))")
+    # shellcheck disable=SC2046
+    out=$(timeout 120 $(qemu_cmd "$machine") "$elf") || { echo "$out"; echo "$bin failed in QEMU" >&2; exit 1; }
+    secs=$(python3 -c "print($(date +%s.%N) - $start)")
     stack=$(sed -n 's/^STACK high-water: \([0-9]*\) B.*/\1/p' <<<"$out")
     grep -qx 'RESULT ok' <<<"$out" || { echo "$out"; echo "$bin did not finish" >&2; exit 1; }
   fi
-  python3 - "$elf" "$triple" "${stack:-}" "${secs:-}" <<'PY'
+  python3 - "$elf" "$triple" "$machine" "${stack:-}" "${secs:-}" <<'PY'
 import struct, sys
 
-path, triple, stack, secs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, triple, machine, stack, secs = sys.argv[1:6]
 b = open(path, 'rb').read()
 assert b[:4] == b'\x7fELF' and b[4] == 1, 'expected a 32-bit ELF'
 e = '<' if b[5] == 1 else '>'
@@ -94,7 +106,7 @@ def fmt(n):
     return f'{n:>10,} B'
 flash_total = sum(s['size'] for s in flash)
 ram_static = sum(s['size'] for s in ram)
-print(f"== {path.split('/')[-1]} ({triple})")
+print(f"== {path.split('/')[-1]} ({triple}, QEMU -machine {machine})")
 print(f"FLASH {fmt(flash_total)}  = " + ' + '.join(f"{s['name']} {s['size']:,}" for s in flash))
 print(f"  model      {fmt(model[2])}  (tinygpt::builtin::MODEL, .rodata @{model[1]:#010x})")
 print(f"  code+data  {fmt(flash_total - model[2])}  (code, constants, .data image: everything but the model)")

@@ -42,11 +42,33 @@ const ARM: Target = Target {
     ],
 };
 
+/// The same Cortex-M4F build's STM32F405 binary, on QEMU's model of that chip (1 MiB flash,
+/// 128 KiB SRAM, as on the real part).
+const STM32F405: Target = Target {
+    triple: "thumbv7em-none-eabihf",
+    qemu: "qemu-system-arm",
+    qemu_args: &[
+        "-cpu",
+        "cortex-m4",
+        "-machine",
+        "netduinoplus2",
+        "-nographic",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-kernel",
+    ],
+};
+
 const RISCV: Target = Target {
     triple: "riscv32imc-unknown-none-elf",
     qemu: "qemu-system-riscv32",
     qemu_args: &["-machine", "virt", "-cpu", "rv32", "-nographic", "-bios", "none", "-kernel"],
 };
+
+/// The session options of each firmware binary.
+const F32_FULL: SessionOptions = SessionOptions { ctx: 0, kv: KvDtype::F32, batch: 1 };
+const F16_FULL: SessionOptions = SessionOptions { ctx: 0, kv: KvDtype::F16, batch: 1 };
+const F16_CTX128: SessionOptions = SessionOptions { ctx: 128, kv: KvDtype::F16, batch: 1 };
 
 struct Target {
     triple: &'static str,
@@ -153,9 +175,8 @@ fn parse(text: &str) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, String>) {
 }
 
 /// The host's result: the same `demo::generate` calls through the library, on the host.
-fn host(kv: KvDtype) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, String>) {
+fn host(opts: SessionOptions) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, String>) {
     let model = builtin::model().unwrap();
-    let opts = SessionOptions { kv, ..SessionOptions::default() };
     let mut ws = vec![0u8; state_bytes(model.config(), &opts).unwrap()];
     let mut session = Session::new(model, &mut ws, opts).unwrap();
     let mut tokens = BTreeMap::new();
@@ -170,7 +191,7 @@ fn host(kv: KvDtype) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, String>) {
 
 /// Runs `bin` and checks: exit status 0, `RESULT ok`, no `PANIC`/`ERROR` line, and the
 /// tokens and stop reasons of every run equal the host's.
-fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, kv: KvDtype) {
+fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, opts: SessionOptions) {
     let (code, text) = run_qemu(t, &bin_dir.join(bin));
     assert!(!text.contains("PANIC"), "{bin}: the panic handler was reached:\n{text}");
     assert!(!text.contains("ERROR"), "{bin}: reported an error:\n{text}");
@@ -178,11 +199,11 @@ fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, kv: KvDtype) {
     assert!(text.lines().any(|l| l == "RESULT ok"), "{bin}: no `RESULT ok` line:\n{text}");
     assert!(text.lines().any(|l| l.starts_with("STACK high-water: ")), "{bin}: no stack high-water line");
     let (fw_tokens, fw_stops) = parse(&text);
-    let (host_tokens, host_stops) = host(kv);
+    let (host_tokens, host_stops) = host(opts);
     assert_eq!(fw_tokens.len(), demo::RUNS.len(), "{bin}: one TOKENS line per run expected:\n{text}");
     for r in &demo::RUNS {
         let (fw, h) = (&fw_tokens[r.name], &host_tokens[r.name]);
-        assert_eq!(fw, h, "{bin} ({}, {kv:?} KV): firmware tokens differ from the host's", r.name);
+        assert_eq!(fw, h, "{bin} ({}, {:?} KV): firmware tokens differ from the host's", r.name, opts.kv);
         assert_eq!(fw_stops.get(r.name), host_stops.get(r.name), "{bin} ({}): stop reason", r.name);
         assert!(!fw.is_empty(), "{bin} ({}): no tokens generated", r.name);
     }
@@ -194,8 +215,9 @@ fn cortex_m_firmware_matches_host_token_for_token() {
         return;
     }
     let bins = build(&ARM);
-    check_firmware(&ARM, &bins, "tinygpt-firmware", KvDtype::F32);
-    check_firmware(&ARM, &bins, "tinygpt-firmware-f16", KvDtype::F16);
+    check_firmware(&ARM, &bins, "tinygpt-firmware", F32_FULL);
+    check_firmware(&ARM, &bins, "tinygpt-firmware-f16", F16_FULL);
+    check_firmware(&STM32F405, &bins, "tinygpt-firmware-stm32f405", F16_CTX128);
 }
 
 #[test]
@@ -218,7 +240,98 @@ fn riscv32_firmware_matches_host_token_for_token() {
         return;
     }
     let bins = build(&RISCV);
-    check_firmware(&RISCV, &bins, "tinygpt-firmware", KvDtype::F32);
+    check_firmware(&RISCV, &bins, "tinygpt-firmware", F32_FULL);
     let (code, text) = run_qemu(&RISCV, &bins.join("tinygpt-firmware-panic"));
     assert_eq!(code, 1, "a panic must exit QEMU with status 1:\n{text}");
+}
+
+// ---- docs/EMBEDDED.md's memory table ---------------------------------------------------
+
+/// A TinyStories (llama2.c) shape: dim, hidden, layers, heads, kv heads, vocab, seq_len.
+fn tinystories(dim: usize, hidden: usize, layers: usize, heads: usize, kv: usize, vocab: usize, seq: usize) -> tinygpt::Config {
+    use tinygpt::{Activation, Arch, Config, DType, Norm, Position};
+    Config {
+        arch: Arch::Llama,
+        dtype: DType::Q8,
+        group_size: 32,
+        dim,
+        hidden_dim: hidden,
+        n_layers: layers,
+        n_heads: heads,
+        n_kv_heads: kv,
+        head_size: dim / heads,
+        vocab_size: vocab,
+        seq_len: seq,
+        norm: Norm::RmsNorm,
+        norm_eps: 1e-5,
+        act: Activation::SwiGlu,
+        pos: Position::Rope,
+        rope_theta: 10000.0,
+        tied: true,
+        bias: false,
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One table row: model, parameters, flash (q8 file without tokenizer; tokenizer), context,
+/// workspace with f32 and f16 KV cache. Sizes come from the library itself: the writer's
+/// file length, the parsed model's tokenizer length, and `state_bytes`.
+fn memory_row(name: &str, model: &tinygpt::Model<'_>, ctx: usize) -> String {
+    let c = model.config();
+    let params = c.vocab_size * c.dim
+        + c.n_layers * (2 * c.dim * c.q_dim() + 2 * c.dim * c.kv_dim() + 3 * c.dim * c.hidden_dim + 2 * c.dim)
+        + c.dim;
+    let ws = |kv| state_bytes(c, &SessionOptions { ctx, kv, batch: 1 }).unwrap();
+    format!(
+        "| {name} | {} | {} | {} | {} | {} | {} |",
+        thousands(params),
+        thousands(model.bytes().len() - model.tokenizer_bytes()),
+        thousands(model.tokenizer_bytes()),
+        ctx,
+        thousands(ws(KvDtype::F32)),
+        thousands(ws(KvDtype::F16)),
+    )
+}
+
+/// The rows of docs/EMBEDDED.md's memory table are what the library computes today; when
+/// the model, the format or the workspace layout changes, this fails and prints the rows to
+/// paste.
+#[test]
+fn embedded_doc_memory_table_is_current() {
+    use tinygpt::format::writer::{random_weights, write_model};
+    use tinygpt::{AlignedBytes, DType, Model};
+    let mut rows = Vec::new();
+    let b = builtin::model().unwrap();
+    let seq = b.config().seq_len;
+    rows.push(memory_row("built-in", &b, seq));
+    rows.push(memory_row("built-in", &b, 128.min(seq)));
+    for (name, cfg, ctxs) in [
+        ("stories260K", tinystories(64, 172, 5, 8, 4, 512, 512), [512, 128]),
+        ("stories15M", tinystories(288, 768, 6, 6, 6, 32000, 256), [256, 64]),
+    ] {
+        let w = random_weights(&tinygpt::Config { dtype: DType::F32, group_size: 0, ..cfg }, 1);
+        let file = AlignedBytes::new(&write_model(&cfg, &w, &[]).unwrap());
+        let m = Model::from_bytes(file.as_slice()).unwrap();
+        for ctx in ctxs {
+            rows.push(memory_row(name, &m, ctx));
+        }
+    }
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/EMBEDDED.md")).unwrap();
+    let missing: Vec<&String> = rows.iter().filter(|r| !doc.lines().any(|l| l == r.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/EMBEDDED.md's memory table is out of date; the current rows are:\n{}",
+        rows.join("\n")
+    );
 }

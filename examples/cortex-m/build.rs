@@ -1,33 +1,50 @@
-//! Build script for the firmware: puts the right `memory.x` where the linker finds it.
+//! Build script for the firmware: gives each binary its board's memory layout.
 //!
-//! - Copies `memory.x` (Cortex-M, mps2-an386) or `memory-riscv.x` (riscv32, QEMU virt) into
-//!   `OUT_DIR` and adds `OUT_DIR` to the link search path. Copying (rather than
-//!   relying on the crate root being the linker's working directory) makes the build work
-//!   from any directory, and `rerun-if-changed` relinks when the file is edited.
-//! - Adds the runtime's linker script: cortex-m-rt's `link.x` (which INCLUDEs `memory.x`)
-//!   with `--nmagic` (sections need not be page aligned in the file, so flash is not padded);
-//!   for riscv-rt, `memory-riscv.x` first (it defines the REGION_* aliases `link.x` uses).
-//!   Only for binaries of this package, so `cargo build` for the host is never affected.
+//! cortex-m-rt's `link.x` (and riscv-rt's) does `INCLUDE memory.x`. Each board's layout is
+//! kept in `memory/<board>.x`; this script copies it into `OUT_DIR/<board>/memory.x` and puts
+//! that folder on the linker's search path of the binaries built for that board, so one
+//! `cargo build` links the mps2-an386 binaries and the STM32F405 one with different memory
+//! maps. (There is deliberately no `memory.x` in this folder: rustc runs the linker here, and
+//! the linker looks in its working directory before the search path.)
+//!
+//! It also adds the runtime's linker script, for binaries only (never for the host):
+//! Cortex-M: `-Tlink.x` with `--nmagic` (sections need not be page aligned in the file, so
+//! nothing is padded); RISC-V: `-Tmemory.x` first (it defines the REGION_* aliases), then
+//! `-Tlink.x`.
 use std::{env, fs, path::PathBuf};
+
+/// Binary name and its board's `memory/<board>.x`, for Cortex-M.
+const ARM_BINS: [(&str, &str); 4] = [
+    ("tinygpt-firmware", "mps2-an386"),
+    ("tinygpt-firmware-f16", "mps2-an386"),
+    ("tinygpt-firmware-panic", "mps2-an386"),
+    ("tinygpt-firmware-stm32f405", "stm32f405"),
+];
+
+fn board_dir(out: &PathBuf, board: &str) -> PathBuf {
+    let dir = out.join(board);
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(format!("memory/{board}.x"), dir.join("memory.x")).unwrap();
+    println!("cargo:rerun-if-changed=memory/{board}.x");
+    dir
+}
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
-    // Distinct names: rustc runs the linker in this folder, where a `-T` or INCLUDE of a bare
-    // name would also find the other file.
-    let mem = if arch == "riscv32" { "memory-riscv.x" } else { "memory.x" };
-    fs::copy(mem, out.join(mem)).unwrap();
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
-    println!("cargo:rerun-if-changed=memory-riscv.x");
     println!("cargo:rerun-if-changed=build.rs");
-    match arch.as_str() {
+    match env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default().as_str() {
         "arm" => {
+            for (bin, board) in ARM_BINS {
+                let dir = board_dir(&out, board);
+                println!("cargo:rustc-link-arg-bin={bin}=-L{}", dir.display());
+            }
             println!("cargo:rustc-link-arg-bins=--nmagic");
             println!("cargo:rustc-link-arg-bins=-Tlink.x");
         }
         "riscv32" => {
-            println!("cargo:rustc-link-arg-bins=-Tmemory-riscv.x");
+            let dir = board_dir(&out, "riscv-virt");
+            println!("cargo:rustc-link-search={}", dir.display());
+            println!("cargo:rustc-link-arg-bins=-Tmemory.x");
             println!("cargo:rustc-link-arg-bins=-Tlink.x");
         }
         _ => {}

@@ -4,13 +4,13 @@ use tinygpt::{builtin, KvDtype, Session, SessionOptions};
 
 use crate::{demo, platform, print, println, stack};
 
-/// Runs the demo in `workspace` with a KV cache of type `kv` and exits: QEMU's exit status
+/// Runs the demo in `workspace` with session options `opts` and exits: QEMU's exit status
 /// is 0 when everything succeeded, 1 on any error (printed as `ERROR: ...`) or panic.
 ///
 /// Call it first thing from the entry point: it paints the stack for the high-water mark.
-pub fn main(workspace: &'static mut [u8], kv: KvDtype) -> ! {
+pub fn main(workspace: &'static mut [u8], opts: SessionOptions) -> ! {
     stack::paint();
-    let ok = match run(workspace, kv) {
+    let ok = match run(workspace, opts) {
         Ok(()) => true,
         Err(e) => {
             println!("\nERROR: {}", e);
@@ -20,7 +20,7 @@ pub fn main(workspace: &'static mut [u8], kv: KvDtype) -> ! {
     platform::exit(ok)
 }
 
-fn run(ws: &'static mut [u8], kv: KvDtype) -> tinygpt::Result<()> {
+fn run(ws: &'static mut [u8], opts: SessionOptions) -> tinygpt::Result<()> {
     let model = builtin::model()?;
     let c = model.config();
     println!(
@@ -32,16 +32,18 @@ fn run(ws: &'static mut [u8], kv: KvDtype) -> tinygpt::Result<()> {
         c.vocab_size,
         c.seq_len
     );
-    let kv_name = if kv == KvDtype::F32 { "f32" } else { "f16" };
+    let kv_name = if opts.kv == KvDtype::F32 { "f32" } else { "f16" };
+    let ctx = if opts.ctx == 0 { c.seq_len } else { opts.ctx };
     println!(
-        "workspace {} B in RAM @{:#010x} ({} KV cache; STATE_BYTES {} B, STATE_BYTES_F16_KV {} B)",
+        "workspace {} B in RAM @{:#010x} ({} KV cache, ctx {}; STATE_BYTES {} B, STATE_BYTES_F16_KV {} B)",
         ws.len(),
         ws.as_ptr() as usize,
         kv_name,
+        ctx,
         builtin::STATE_BYTES,
         builtin::STATE_BYTES_F16_KV
     );
-    let mut session = Session::new(model, ws, SessionOptions { kv, ..SessionOptions::default() })?;
+    let mut session = Session::new(model, ws, opts)?;
     for r in &demo::RUNS {
         let s = &r.sampler;
         println!(

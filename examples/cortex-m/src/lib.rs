@@ -44,3 +44,41 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     println!("\nPANIC: {}", info);
     platform::exit(false)
 }
+
+/// Workspace bytes for the built-in model with context `ctx` and a `kv` cache, at compile
+/// time (batch 1). `tinygpt::builtin` only has consts for the full context, so this repeats
+/// `session::plan`'s arithmetic for an int8 model over the build script's consts; if it ever
+/// came out too small, `Session::new` would refuse with `WorkspaceTooSmall` (never UB), and
+/// the host check would fail.
+pub const fn builtin_state_bytes(ctx: usize, kv: tinygpt::KvDtype) -> usize {
+    use tinygpt::builtin::*;
+    use tinygpt::sizes::{ws_total, WsDims};
+    let q_dim = N_HEADS * HEAD_SIZE;
+    let mut w = if DIM > HIDDEN_DIM { DIM } else { HIDDEN_DIM };
+    if q_dim > w {
+        w = q_dim;
+    }
+    let groups = w.div_ceil(GROUP_SIZE);
+    let d = WsDims {
+        dim: DIM as u64,
+        hidden_dim: HIDDEN_DIM as u64,
+        n_layers: N_LAYERS as u64,
+        q_dim: q_dim as u64,
+        kv_dim: (N_KV_HEADS * HEAD_SIZE) as u64,
+        head_size: HEAD_SIZE as u64,
+        n_heads: N_HEADS as u64,
+        vocab_size: VOCAB_SIZE as u64,
+        ctx: ctx as u64,
+        batch: 1,
+        kv_bytes: match kv {
+            tinygpt::KvDtype::F32 => 4,
+            tinygpt::KvDtype::F16 => 2,
+        },
+        qstride: (groups * GROUP_SIZE) as u64,
+        qgroups: groups as u64,
+    };
+    match ws_total(&d) {
+        Some(n) => n as usize,
+        None => panic!("workspace size overflows"),
+    }
+}

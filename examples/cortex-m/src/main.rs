@@ -13,7 +13,7 @@
 #![no_std]
 #![no_main]
 
-use tinygpt::{builtin::STATE_BYTES, KvDtype};
+use tinygpt::{builtin::STATE_BYTES, KvDtype, SessionOptions};
 
 /// The session's workspace (KV cache, activations, logits, sampler scratch), sized by the
 /// const `tinygpt`'s build script computes for the built-in model. Zeroed `.bss` in RAM.
@@ -24,5 +24,5 @@ static mut WORKSPACE: [u8; STATE_BYTES] = [0; STATE_BYTES];
 fn main() -> ! {
     // SAFETY: the entry point runs once, and this is the only reference ever made to WORKSPACE.
     let ws = unsafe { &mut *core::ptr::addr_of_mut!(WORKSPACE) };
-    tinygpt_firmware::app::main(ws, KvDtype::F32)
+    tinygpt_firmware::app::main(ws, SessionOptions { kv: KvDtype::F32, ..SessionOptions::default() })
 }

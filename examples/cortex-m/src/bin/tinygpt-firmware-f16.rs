@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use tinygpt::{builtin::STATE_BYTES_F16_KV, KvDtype};
+use tinygpt::{builtin::STATE_BYTES_F16_KV, KvDtype, SessionOptions};
 
 /// The session's workspace with an f16 KV cache. Zeroed `.bss` in RAM.
 static mut WORKSPACE: [u8; STATE_BYTES_F16_KV] = [0; STATE_BYTES_F16_KV];
@@ -14,5 +14,5 @@ static mut WORKSPACE: [u8; STATE_BYTES_F16_KV] = [0; STATE_BYTES_F16_KV];
 fn main() -> ! {
     // SAFETY: the entry point runs once, and this is the only reference ever made to WORKSPACE.
     let ws = unsafe { &mut *core::ptr::addr_of_mut!(WORKSPACE) };
-    tinygpt_firmware::app::main(ws, KvDtype::F16)
+    tinygpt_firmware::app::main(ws, SessionOptions { kv: KvDtype::F16, ..SessionOptions::default() })
 }
