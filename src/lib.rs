@@ -12,6 +12,7 @@ extern crate std;
 
 pub mod error;
 pub mod format;
+pub mod generate;
 pub mod kernels;
 pub mod sampler;
 pub mod tokenizer;

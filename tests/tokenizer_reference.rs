@@ -223,6 +223,31 @@ fn llama2c_ids_match_llama2c_encode() {
 }
 
 #[test]
+fn llama2_metaspace_variants_match_hf_tokenizers() {
+    for name in ["meta_first_nosplit", "meta_always_split"] {
+        let j = sp_tokenizer_json("llama2", &format!("llama2/template_{name}.json"));
+        let b = from_tokenizer_json(&j, 32000).unwrap();
+        let t = Tokenizer::parse(&b, 32000).unwrap();
+        let e = json(&format!("llama2/expected_{name}.json"));
+        let mut bad = Vec::new();
+        for (s, text) in strings() {
+            let want: Vec<u32> = e[s]["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+            let ours = encode(&t, text);
+            if ours != want {
+                bad.push(format!("{s}: ours {ours:?}\n  reference {want:?}"));
+            }
+            for (skip, key) in [(true, "decode_skip_special"), (false, "decode_keep_special")] {
+                let d = decode(&t, &want, skip);
+                if d != e[s][key].as_str().unwrap() {
+                    bad.push(format!("{s} ({key}): ours {d:?} reference {:?}", e[s][key]));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{name}:\n{}", bad.join("\n"));
+    }
+}
+
+#[test]
 fn seed_sentence_gives_the_seed_ids() {
     let t = tok(Vocab::Gpt2);
     assert_eq!(encode(&t, "Not all heroes wear capes"), [3673, 477, 10281, 5806, 1451, 274]);
@@ -506,9 +531,10 @@ fn an_exactly_sized_buffer_works_when_words_are_short() {
                 Err(e) => panic!("{v:?} {name}: {e}"),
             }
         }
+        println!("{v:?}: exact-size buffer refused for {refused:?}");
         // only pre-tokens/words longer than the 256-symbol stack buffer may need more room
         for name in &refused {
-            assert!(["long_spaces", "repeat_dots", "ws_long_run"].contains(name), "{v:?}: {name} refused");
+            assert!(["long_spaces"].contains(name), "{v:?}: {name} refused");
         }
     }
 }
@@ -722,6 +748,9 @@ fn encode_speed() {
         .collect::<Vec<_>>()
         .join(" ")
         .repeat(40);
+    for v in [Vocab::Gpt2, Vocab::Llama2, Vocab::Lenml, Vocab::Llama2c] {
+        println!("{v:?}: section {} bytes, {:?}", blob(v).len(), tok(v));
+    }
     for (label, text) in [("english", &english), ("long_text (zh+en)", text)] {
         for v in [Vocab::Gpt2, Vocab::Llama2, Vocab::Llama2c] {
             let t = tok(v);
@@ -743,4 +772,36 @@ fn encode_speed() {
             );
         }
     }
+}
+
+#[test]
+#[ignore = "long fuzz run: TOK_FUZZ_ROUNDS corruptions per small section (default 200000)"]
+fn fuzz_corruptions_long() {
+    let rounds: usize = std::env::var("TOK_FUZZ_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let mut s = 0xD1B54A32D192ED03u64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut parsed = 0usize;
+    for b in [small_byte_level(), small_sentencepiece()] {
+        for _ in 0..rounds {
+            let mut c = b.clone();
+            for _ in 0..1 + rnd() % 8 {
+                let i = (rnd() % c.len() as u64) as usize;
+                match rnd() % 3 {
+                    0 => c[i] ^= 1 << (rnd() % 8),
+                    1 => c[i] = rnd() as u8,
+                    _ => c[i] = c[i].wrapping_add(1),
+                }
+            }
+            if let Ok(t) = Tokenizer::parse(&c, 300) {
+                parsed += 1;
+                exercise(&t);
+            }
+        }
+    }
+    println!("{parsed} of {} corrupted sections parsed and were exercised", 2 * rounds);
 }

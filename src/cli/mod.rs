@@ -44,12 +44,114 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Generate text from a prompt, streaming it to stdout (the default subcommand).
+    Generate(GenerateArgs),
+    /// Convert a Hugging Face model directory or a llama2.c .bin into a .tgpt model.
+    Convert(ConvertArgs),
+    /// Print the token ids of a text as JSON: {"tokens": [...]}.
+    Encode(EncodeArgs),
+    /// Print the text of comma-separated token ids.
+    Decode(DecodeArgs),
+    /// Perplexity of a text file, as JSON.
+    #[command(long_about = EVAL_HELP)]
+    Eval(EvalArgs),
     /// Print the logits after every token of a sequence, as JSON.
     Logits(LogitsArgs),
     /// Describe a model as JSON: architecture, hyper-parameters, sizes.
     Info(ModelArg),
     /// Measure prefill and decode speed (JSON).
     Bench(BenchArgs),
+}
+
+const EVAL_HELP: &str = "Perplexity of a text file, as JSON {\"tokens\": N, \"nll\": mean_nll_in_nats, \"ppl\": perplexity}.\n\n\
+Rule: the text is encoded without BOS; the token list is split into non-overlapping windows of the model's \
+context length (the last window may be shorter); each window is evaluated independently from an empty cache; \
+every token after the first of its window is predicted; nll is the mean negative log-likelihood (natural log) \
+over all predicted tokens, and ppl = exp(nll). \"tokens\" counts all encoded tokens, \"predicted\" the predicted ones.";
+
+#[derive(Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    m: ModelArg,
+    /// The prompt (empty: start from the BOS / end-of-text token).
+    #[arg(short, long, default_value = "")]
+    prompt: String,
+    /// Maximum number of new tokens.
+    #[arg(short = 'n', long = "max-tokens", default_value_t = 128)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 = greedy (always the most likely token).
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f32,
+    /// Keep only the K most likely tokens (0 = off).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Keep the smallest set of most likely tokens whose probability reaches P (1 = off).
+    #[arg(long, default_value_t = 0.9)]
+    top_p: f32,
+    /// Drop tokens less likely than P times the most likely one (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    min_p: f32,
+    /// Penalise tokens seen in the last 64 (CTRL-style; 1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    repeat_penalty: f32,
+    /// Random seed: the same seed and settings give the same text on every platform.
+    #[arg(long, default_value_t = crate::sampler::DEFAULT_SEED)]
+    seed: u64,
+    /// Stop when this string appears (repeatable; not included in the output).
+    #[arg(long)]
+    stop: Vec<String>,
+    /// Print one JSON object {"tokens", "text", "stop_reason"} instead of streaming text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    t: ThreadsArg,
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// A Hugging Face model directory (config.json + safetensors) or a llama2.c .bin file.
+    input: PathBuf,
+    /// Output .tgpt file (written to a temporary file, then renamed).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Weight type of the matrices.
+    #[arg(long, default_value = "q8", value_parser = ["q8", "f32"])]
+    dtype: String,
+    /// int8 group size (inputs per scale): 32 or 64 usually; any multiple of 4 in 4..=1024.
+    #[arg(long, default_value_t = 32)]
+    group_size: usize,
+    /// Tokenizer file: llama2.c tokenizer.bin, or a tokenizer.json (overrides the directory's).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EncodeArgs {
+    #[command(flatten)]
+    m: ModelArg,
+    /// The text to encode (BOS is prepended when the model's tokenizer does so).
+    #[arg(long)]
+    text: String,
+}
+
+#[derive(Args)]
+struct DecodeArgs {
+    #[command(flatten)]
+    m: ModelArg,
+    /// Comma-separated token ids, e.g. 1,2,3.
+    #[arg(long, value_delimiter = ',', required = true)]
+    tokens: Vec<u32>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    m: ModelArg,
+    /// The text file to evaluate (UTF-8).
+    #[arg(long)]
+    text_file: PathBuf,
+    #[command(flatten)]
+    t: ThreadsArg,
 }
 
 #[derive(Args)]
@@ -287,6 +389,11 @@ pub fn run() -> ExitCode {
         }
     };
     let r = match &cli.cmd {
+        Cmd::Generate(a) => cmd_generate(a),
+        Cmd::Convert(a) => cmd_convert(a),
+        Cmd::Encode(a) => cmd_encode(a),
+        Cmd::Decode(a) => cmd_decode(a),
+        Cmd::Eval(a) => cmd_eval(a),
         Cmd::Logits(a) => cmd_logits(a),
         Cmd::Info(a) => cmd_info(a),
         Cmd::Bench(a) => cmd_bench(a),
@@ -300,5 +407,181 @@ pub fn run() -> ExitCode {
     }
 }
 
-#[allow(dead_code)]
-fn _path_used(_: &Path) {}
+fn cmd_generate(a: &GenerateArgs) -> Result<(), Failure> {
+    use crate::generate::{generate, Event, GenerateOptions};
+    let l = load(&a.m)?;
+    let m = l.model()?;
+    let (par, _) = a.t.pool()?;
+    let sampler = crate::sampler::SamplerConfig {
+        temperature: a.temperature,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        min_p: a.min_p,
+        repeat_penalty: a.repeat_penalty,
+        repeat_last_n: 64,
+        seed: a.seed,
+    };
+    sampler.validate().map_err(input_err)?;
+    let stops: Vec<&str> = a.stop.iter().map(String::as_str).collect();
+    let opts = GenerateOptions { max_tokens: a.max_tokens, stop: &stops, sampler };
+    let sopts = SessionOptions { batch: 16, ..Default::default() };
+    let mut ws = vec![0u8; state_bytes(m.config(), &sopts).map_err(input_err)?];
+    let mut s = Session::new(m, &mut ws, sopts).map_err(input_err)?.with_parallel(par);
+    let mut prompt_buf = vec![0u32; a.prompt.len() + 16];
+    let mut text = String::new();
+    let mut tokens = Vec::new();
+    let mut out = std::io::stdout().lock();
+    let mut io_err = None;
+    let json = a.json;
+    let outcome = generate(&mut s, &a.prompt, &opts, &mut prompt_buf, &mut |e| {
+        match e {
+            Event::Text(t) => {
+                if json {
+                    text.push_str(t);
+                } else if let Err(e) = out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
+                    io_err = Some(e);
+                    return false;
+                }
+            }
+            Event::Token(id) => tokens.push(id),
+        }
+        true
+    })
+    .map_err(input_err)?;
+    if let Some(e) = io_err {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(Failure::new(exit::IO, format!("stdout: {e}")));
+        }
+        return Ok(());
+    }
+    if json {
+        drop(out);
+        print_json(&json!({ "tokens": tokens, "text": text, "stop_reason": outcome.stop_reason.as_str() }))
+    } else {
+        let _ = writeln!(out);
+        Ok(())
+    }
+}
+
+fn conv_err(e: crate::convert::ConvertError) -> Failure {
+    Failure::new(exit::CONVERT, e.to_string())
+}
+
+fn cmd_convert(a: &ConvertArgs) -> Result<(), Failure> {
+    use crate::convert::{import, ConvertOptions, TokenizerSource};
+    if !a.input.exists() {
+        return Err(Failure::new(exit::IO, format!("{}: no such file or directory", a.input.display())));
+    }
+    if let Some(t) = &a.tokenizer {
+        if !t.exists() {
+            return Err(Failure::new(exit::IO, format!("{}: no such file or directory", t.display())));
+        }
+    }
+    let dtype = if a.dtype == "f32" { DType::F32 } else { DType::Q8 };
+    let imported = import(&a.input, a.tokenizer.as_deref(), true).map_err(conv_err)?;
+    let imported = imported.with_options(&ConvertOptions { dtype, group_size: a.group_size }).map_err(conv_err)?;
+    let vocab = imported.config.vocab_size;
+    let tok = match &imported.tokenizer {
+        TokenizerSource::None => {
+            eprintln!("warning: no tokenizer found (tokenizer.json, or --tokenizer FILE); the model will only accept token ids");
+            Vec::new()
+        }
+        TokenizerSource::HfJson { tokenizer_json, tokenizer_config_json } => {
+            crate::tokenizer::build::from_tokenizer_json_with_config(tokenizer_json, tokenizer_config_json.as_deref(), vocab)
+                .map_err(|e| Failure::new(exit::CONVERT, format!("tokenizer.json: {e}")))?
+        }
+        TokenizerSource::Llama2cBin(b) => crate::tokenizer::build::from_llama2c_bin(b, vocab)
+            .map_err(|e| Failure::new(exit::CONVERT, format!("tokenizer.bin: {e}")))?,
+    };
+    let bytes = imported.write(&tok).map_err(conv_err)?;
+    // check what we wrote reads back before it replaces anything
+    let check = AlignedBytes::new(&bytes);
+    Model::from_bytes(check.as_slice()).map_err(|e| Failure::new(exit::CONVERT, format!("internal error: written model does not load: {e}")))?;
+    write_atomic(&a.output, &bytes)?;
+    eprintln!("wrote {} ({} bytes)", a.output.display(), bytes.len());
+    Ok(())
+}
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it, then renames it over `path`,
+/// so an interrupted conversion never leaves a half-written model under the output name.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::new(exit::IO, format!("{}: {e}", path.display()));
+    if path.is_dir() {
+        return Err(Failure::new(exit::IO, format!("{}: is a directory", path.display())));
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| Failure::new(exit::IO, format!("{}: not a file name", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let r = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.map_err(io)
+}
+
+fn cmd_encode(a: &EncodeArgs) -> Result<(), Failure> {
+    let l = load(&a.m)?;
+    let m = l.model()?;
+    let mut buf = vec![0u32; a.text.len() + 16];
+    let n = m.tokenizer().encode(&a.text, &mut buf).map_err(input_err)?;
+    print_json(&json!({ "tokens": &buf[..n] }))
+}
+
+fn cmd_decode(a: &DecodeArgs) -> Result<(), Failure> {
+    let l = load(&a.m)?;
+    let m = l.model()?;
+    let tok = m.tokenizer();
+    let mut dec = crate::tokenizer::StreamDecoder::new();
+    let mut text = String::new();
+    for &id in &a.tokens {
+        dec.push(tok, id, &mut |s| text.push_str(s)).map_err(input_err)?;
+    }
+    dec.finish(&mut |s| text.push_str(s));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(|e| Failure::new(exit::IO, format!("stdout: {e}")))
+}
+
+/// Mean negative log-likelihood under the rule in `EVAL_HELP`: `(tokens, predicted, nll)`.
+fn eval_nll(m: Model<'_>, par: &'static dyn crate::parallel::Parallel, text: &str) -> Result<(usize, usize, f64), Failure> {
+    let mut buf = vec![0u32; text.len() + 16];
+    let n = m.tokenizer().encode_with(text, false, &mut buf).map_err(input_err)?;
+    let toks = &buf[..n];
+    let ctx = m.config().seq_len;
+    let opts = SessionOptions { batch: 32, ..Default::default() };
+    let mut ws = vec![0u8; state_bytes(m.config(), &opts).map_err(input_err)?];
+    let mut s = Session::new(m, &mut ws, opts).map_err(input_err)?.with_parallel(par);
+    let (mut sum, mut count) = (0f64, 0usize);
+    for w in toks.chunks(ctx) {
+        s.reset();
+        s.forward_each(w, &mut |i, logits| {
+            if let Some(&next) = w.get(i + 1) {
+                let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+                let lse = max + logits.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+                sum += lse - logits[next as usize] as f64;
+                count += 1;
+            }
+        })
+        .map_err(input_err)?;
+    }
+    Ok((n, count, if count == 0 { f64::NAN } else { sum / count as f64 }))
+}
+
+fn cmd_eval(a: &EvalArgs) -> Result<(), Failure> {
+    let l = load(&a.m)?;
+    let m = l.model()?;
+    let (par, _) = a.t.pool()?;
+    if a.text_file.is_dir() {
+        return Err(Failure::new(exit::IO, format!("{}: is a directory", a.text_file.display())));
+    }
+    let text = std::fs::read_to_string(&a.text_file).map_err(|e| Failure::new(exit::IO, format!("{}: {e}", a.text_file.display())))?;
+    let (tokens, predicted, nll) = eval_nll(m, par, &text)?;
+    if predicted == 0 {
+        return Err(Failure::new(exit::INPUT, "the text has fewer than 2 tokens: nothing to predict"));
+    }
+    print_json(&json!({ "tokens": tokens, "predicted": predicted, "nll": nll, "ppl": nll.exp() }))
+}

@@ -211,6 +211,7 @@ impl<'o> Sink<'o> {
 
     /// Appends a symbol to the current word.
     pub(crate) fn push(&mut self, id: u32) -> Result<()> {
+        debug_assert!(id & TAG == 0, "ids are below 2^30 (checked by parse)");
         if self.n == 0 {
             self.counting = self.len >= self.out.len();
             self.base = if !self.counting {
@@ -441,7 +442,6 @@ mod tests {
 
     #[test]
     fn sink_refuses_a_long_word_that_does_not_fit() {
-        let t = Table(&[]);
         let mut out = [0u32; 300];
         let mut s = Sink::new(&mut out);
         s.emit(5);

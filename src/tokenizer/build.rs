@@ -63,7 +63,7 @@ impl Spec {
         }
     }
 
-    fn serialize(mut self, vocab_size: usize) -> Res<Vec<u8>> {
+    fn serialize(mut self, vocab_size: usize) -> core::result::Result<Vec<u8>, String> {
         let n = self.texts.len();
         if n > vocab_size {
             return Err(format!(
@@ -269,7 +269,7 @@ fn add_added(spec: &mut Spec, added: &[Added]) {
 ///
 /// # Errors
 /// A message naming what is malformed.
-pub fn from_gpt2_files(encoder_json: &str, vocab_bpe: &str) -> Res<Vec<u8>> {
+pub fn from_gpt2_files(encoder_json: &str, vocab_bpe: &str) -> core::result::Result<Vec<u8>, String> {
     let vocab: HashMap<String, u32> =
         serde_json::from_str(encoder_json).map_err(|e| format!("encoder.json: {e}"))?;
     let mut merges = Vec::new();
@@ -377,7 +377,7 @@ fn post_processor(pp: &Value, vocab: &HashMap<String, u32>, added: &[Added]) -> 
 /// # Errors
 /// A message naming what is unsupported (model type, pre-tokenizer, normalizer, decoder,
 /// post-processor, added-token options) or malformed.
-pub fn from_tokenizer_json(json: &str, vocab_size: usize) -> Res<Vec<u8>> {
+pub fn from_tokenizer_json(json: &str, vocab_size: usize) -> core::result::Result<Vec<u8>, String> {
     from_tokenizer_json_with_config(json, None, vocab_size)
 }
 
@@ -390,7 +390,7 @@ pub fn from_tokenizer_json_with_config(
     json: &str,
     tokenizer_config_json: Option<&str>,
     vocab_size: usize,
-) -> Res<Vec<u8>> {
+) -> core::result::Result<Vec<u8>, String> {
     let root: Value = serde_json::from_str(json).map_err(|e| format!("tokenizer.json: {e}"))?;
     let model = root.get("model").ok_or("tokenizer.json has no \"model\"")?;
     let mtype = ty(model);
@@ -576,8 +576,8 @@ fn sentencepiece_spec(
                     if p.get("add_prefix_space").and_then(Value::as_bool) == Some(false) { "never" } else { "always" }.into()
                 });
                 match scheme.as_str() {
-                    "always" => flags |= F_PREPEND,
-                    "first" => flags |= F_PREPEND | F_PREPEND_FIRST_ONLY,
+                    "always" => flags |= F_PREPEND | F_PREPEND_UNLESS_MARKER,
+                    "first" => flags |= F_PREPEND | F_PREPEND_FIRST_ONLY | F_PREPEND_UNLESS_MARKER,
                     "never" => {}
                     s => return Err(format!("unsupported Metaspace prepend_scheme {s:?}")),
                 }
@@ -679,7 +679,7 @@ fn sentencepiece_spec(
 ///
 /// # Errors
 /// A message if the file is truncated, longer than `vocab_size` tokens, or `vocab_size < 259`.
-pub fn from_llama2c_bin(bytes: &[u8], vocab_size: usize) -> Res<Vec<u8>> {
+pub fn from_llama2c_bin(bytes: &[u8], vocab_size: usize) -> core::result::Result<Vec<u8>, String> {
     if vocab_size < 259 {
         return Err(format!("llama2.c vocabulary of {vocab_size} tokens: byte fallback needs at least 259"));
     }
@@ -765,4 +765,52 @@ pub fn from_llama2c_bin(bytes: &[u8], vocab_size: usize) -> Res<Vec<u8>> {
     let pieces: Vec<(u32, &[u8])> = strings.iter().enumerate().map(|(i, s)| (i as u32, *s)).collect();
     spec.flags |= sp_speed_flags(&spec, &pieces, b" ");
     spec.serialize(vocab_size)
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    /// GPT-2's printable symbol for each byte.
+    pub(crate) fn byte_level_symbols() -> Vec<String> {
+        super::bytes_to_unicode().iter().map(|c| c.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_pieces() {
+        assert_eq!(byte_piece("<0x0A>"), Some(10));
+        assert_eq!(byte_piece("<0xff>"), Some(255));
+        assert_eq!(byte_piece("<0x0A"), None);
+        assert_eq!(byte_piece("<0x0AB>"), None);
+        assert_eq!(byte_piece("<s>"), None);
+    }
+
+    #[test]
+    fn merges_may_be_strings_or_pairs() {
+        let v: Value = serde_json::json!(["a b", ["c", "d"]]);
+        let m = parse_merges(Some(&v)).unwrap();
+        assert_eq!(m, [("a".into(), "b".into()), ("c".into(), "d".into())]);
+        let bad: Value = serde_json::json!(["a b c"]);
+        assert!(parse_merges(Some(&bad)).is_err());
+    }
+
+    #[test]
+    fn repeated_merges_keep_their_last_rank() {
+        let vocab: HashMap<String, u32> = [("a", 0), ("b", 1), ("ab", 2)].iter().map(|(k, v)| ((*k).into(), *v)).collect();
+        let m = merge_ids(&vocab, &[("a".into(), "b".into()), ("a".into(), "b".into())]).unwrap();
+        assert_eq!(m[&(0, 1)], (1, 2));
+        assert!(merge_ids(&vocab, &[("b".into(), "a".into())]).unwrap_err().contains("\"ba\""));
+    }
+
+    #[test]
+    fn added_token_options_are_refused_by_name() {
+        let v: Value = serde_json::json!([{"id": 5, "content": "<x>", "lstrip": true}]);
+        assert!(parse_added(Some(&v)).err().unwrap().contains("lstrip"));
+    }
 }

@@ -79,8 +79,12 @@ pub const F_STRIP_LEADING_SPACE: u32 = 1 << 8;
 pub const F_FUSE_UNK: u32 = 1 << 9;
 /// SentencePiece: characters not in `chars` become byte-fallback tokens (`byte_ids`).
 pub const F_BYTE_FALLBACK: u32 = 1 << 10;
+/// SentencePiece: prepend the marker only to a segment that does not already start with one
+/// (after spaces became markers): HF's Metaspace pre-tokenizer; the Prepend normalizer always
+/// prepends.
+pub const F_PREPEND_UNLESS_MARKER: u32 = 1 << 11;
 /// All flags this version defines.
-pub const F_ALL: u32 = (1 << 11) - 1;
+pub const F_ALL: u32 = (1 << 12) - 1;
 
 // ---- token flags --------------------------------------------------------------------------
 /// A special token (HF `special: true`; llama2.c's 0, 1, 2): skipped by decoders that skip them.

@@ -48,7 +48,7 @@ pub enum TokenizerKind {
 }
 
 /// A validated, zero-copy view of a tokenizer section.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Tokenizer<'a> {
     kind: TokenizerKind,
     pub(crate) flags: u32,
@@ -70,6 +70,21 @@ pub struct Tokenizer<'a> {
     added: &'a [u8],     // n_added x u32
     /// Bitmap of the first bytes of added tokens (computed by `parse`).
     added_first: [u8; 32],
+}
+
+impl core::fmt::Debug for Tokenizer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("kind", &self.kind)
+            .field("vocab_size", &self.vocab_size)
+            .field("token_count", &self.n_tokens)
+            .field("bos", &self.bos_id())
+            .field("eos", &self.eos_id())
+            .field("add_bos", &self.add_bos())
+            .field("merges", &(self.merges.len() / MERGE_ENTRY))
+            .field("flags", &format_args!("{:#x}", self.flags))
+            .finish()
+    }
 }
 
 fn bad(why: &'static str) -> Error {
@@ -262,6 +277,10 @@ impl<'a> Tokenizer<'a> {
             let Some(&first) = text.first() else {
                 return Err(bad("added token with empty text"));
             };
+            // UTF-8, so matches in a `&str` fall on character boundaries
+            if core::str::from_utf8(text).is_err() {
+                return Err(bad("added token text is not UTF-8"));
+            }
             if prev_text.is_some_and(|p| p >= text) {
                 return Err(bad("added tokens not sorted by text"));
             }
@@ -539,7 +558,10 @@ impl<'a> Tokenizer<'a> {
         let f = self.flags;
         let to_meta = f & F_SPACE_TO_META != 0;
         let marker = if to_meta { '\u{2581}' } else { ' ' };
-        let prepend = f & F_PREPEND != 0 && (f & F_PREPEND_FIRST_ONLY == 0 || at_start);
+        let starts_with_marker = seg.starts_with(marker) || (to_meta && seg.starts_with(' '));
+        let prepend = f & F_PREPEND != 0
+            && (f & F_PREPEND_FIRST_ONLY == 0 || at_start)
+            && (f & F_PREPEND_UNLESS_MARKER == 0 || !starts_with_marker);
         let split_all = f & F_SPLIT_AT_MARKER != 0;
         let split_runs = f & F_WORDS_AT_MARKER_RUN != 0;
         let inert = f & F_BYTES_INERT != 0;

@@ -382,6 +382,20 @@ def main():
         dump(f"{name}/expected.json", exp)
         print(f"{name}: rebuilt tokenizer.json matches the original on every fixture")
 
+    # Metaspace pre-tokenizer variants of Llama-2 (as newer conversions write them)
+    text, _ = read_sp("llama2")
+    for name, scheme, split in [("meta_first_nosplit", "first", False), ("meta_always_split", "always", True)]:
+        t = json.loads(text)
+        t["normalizer"] = None
+        t["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme, "split": split}
+        tok = Tokenizer.from_str(json.dumps(t))
+        tpl = json.loads(json.dumps(t))
+        tpl["model"]["vocab"] = {}
+        tpl["model"]["merges"] = []
+        (FIX / "llama2" / f"template_{name}.json").write_text(json.dumps(tpl, indent=1, ensure_ascii=False) + "\n")
+        dump(f"llama2/expected_{name}.json", expected(tok, strings))
+        print(f"llama2 {name}: references written")
+
     if not args.skip_llama2c:
         _, vocab = read_sp("llama2")
         toks, scores = llama2c_vocab(vocab)
