@@ -209,6 +209,42 @@ fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, opts: SessionOptions) {
     }
 }
 
+/// The CLI's flags for a demo run (its other sampler defaults equal the demo's: top-k 0,
+/// min-p 0, repeat penalty 1, repeat window 64).
+fn cli_flags(r: &demo::Run) -> Vec<String> {
+    let s = &r.sampler;
+    assert_eq!((s.top_k, s.min_p, s.repeat_penalty, s.repeat_last_n), (0, 0.0, 1.0, 64), "flags below cover the rest");
+    let mut v: Vec<String> = ["generate", "-p", demo::PROMPT, "-n"].iter().map(|s| s.to_string()).collect();
+    v.push(demo::MAX_TOKENS.to_string());
+    for (flag, val) in [("--temperature", s.temperature.to_string()), ("--top-p", s.top_p.to_string()), ("--seed", s.seed.to_string())] {
+        v.push(flag.to_string());
+        v.push(val);
+    }
+    v.push("--json".to_string());
+    v
+}
+
+/// The host side itself is checked against a second path: the `tinygpt generate --json` CLI
+/// (prefill batch 16, its own flag parsing) must give the demo's tokens too. Needs a model
+/// with a tokenizer (the CLI takes text).
+#[test]
+fn host_demo_matches_cli_generate_json() {
+    let m = builtin::model().unwrap();
+    if m.tokenizer().kind() == tinygpt::tokenizer::TokenizerKind::None {
+        println!("SKIPPED: the built-in model has no tokenizer; the CLI cannot take a text prompt");
+        return;
+    }
+    let (host_tokens, host_stops) = host(F32_FULL);
+    for r in &demo::RUNS {
+        let out = Command::new(env!("CARGO_BIN_EXE_tinygpt")).args(cli_flags(r)).output().unwrap();
+        assert!(out.status.success(), "tinygpt {:?}: {}", cli_flags(r), String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON from --json");
+        let tokens: Vec<u32> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
+        assert_eq!(tokens, host_tokens[r.name], "{}: CLI tokens differ from the library's", r.name);
+        assert_eq!(v["stop_reason"].as_str(), Some(host_stops[r.name].as_str()), "{}: stop reason", r.name);
+    }
+}
+
 #[test]
 fn cortex_m_firmware_matches_host_token_for_token() {
     if !have_qemu(&ARM) {

@@ -4,7 +4,9 @@
 //!
 //! Plain `core` + `tinygpt`: no platform code, no allocation.
 
-use tinygpt::sampler::SamplerConfig;
+use tinygpt::generate::{Event, GenerateOptions, StopReason};
+use tinygpt::sampler::{Sampler, SamplerConfig};
+use tinygpt::tokenizer::TokenizerKind;
 use tinygpt::{Result, Session};
 
 /// The prompt.
@@ -53,25 +55,58 @@ pub struct Generated {
     pub stop_reason: &'static str,
 }
 
-/// Generates [`MAX_TOKENS`] tokens for [`PROMPT`] with `run`'s settings, passing text to
-/// `on_text` as it is produced.
+/// Generates [`MAX_TOKENS`] tokens for [`PROMPT`] with `run`'s settings through the
+/// library's generation loop (`tinygpt::generate::generate`: tokenize, prefill, sample,
+/// stream-decode), passing text to `on_text` as it is produced.
+///
+/// A model without a tokenizer cannot take a text prompt; for those (the random-weight
+/// stand-in built-in model had none) see [`generate_ids`].
 ///
 /// # Errors
 /// Whatever the library reports (tokenizer, sampler settings, session).
 pub fn generate(session: &mut Session<'_, '_>, run: &Run, on_text: &mut dyn FnMut(&str)) -> Result<Generated> {
+    if session.model().tokenizer().kind() == TokenizerKind::None {
+        return generate_ids(session, run);
+    }
     let mut out = Generated { tokens: [0; MAX_TOKENS], n: 0, prompt_tokens: 0, stop_reason: "" };
-    // INTERIM until the tokenizer and `tinygpt::generate` land in main: the prompt's bytes
-    // are its token ids and the loop is `generate::run`'s (prefill, then sample / step).
+    let opts = GenerateOptions { max_tokens: MAX_TOKENS, stop: &[], sampler: run.sampler };
+    let mut prompt_buf = [0u32; PROMPT_CAP];
+    let (tokens, n) = (&mut out.tokens, &mut out.n);
+    let outcome = tinygpt::generate::generate(session, PROMPT, &opts, &mut prompt_buf, &mut |ev| {
+        match ev {
+            Event::Text(t) => on_text(t),
+            Event::Token(id) => {
+                if let Some(slot) = tokens.get_mut(*n) {
+                    *slot = id;
+                    *n += 1;
+                }
+            }
+        }
+        true
+    })?;
+    out.prompt_tokens = outcome.prompt_tokens;
+    out.stop_reason = outcome.stop_reason.as_str();
+    Ok(out)
+}
+
+/// For a model without a tokenizer: the prompt's UTF-8 bytes are its token ids (they must be
+/// below the vocabulary size), and the loop is the library's (`Session::prefill`, then
+/// `Sampler::sample` on `Session::sampling_parts` and `Session::step`), minus the text.
+///
+/// # Errors
+/// Whatever the library reports.
+pub fn generate_ids(session: &mut Session<'_, '_>, run: &Run) -> Result<Generated> {
+    let mut out = Generated { tokens: [0; MAX_TOKENS], n: 0, prompt_tokens: 0, stop_reason: "" };
     let mut prompt = [0u32; PROMPT_CAP];
     let n = PROMPT.len().min(PROMPT_CAP);
     for (slot, b) in prompt.iter_mut().zip(PROMPT.bytes()) {
         *slot = u32::from(b);
     }
     out.prompt_tokens = n;
-    let mut sampler = tinygpt::sampler::Sampler::new(run.sampler)?;
+    let mut sampler = Sampler::new(run.sampler)?;
     session.reset();
     session.prefill(&prompt[..n])?;
-    out.stop_reason = "max_tokens";
+    out.stop_reason = StopReason::MaxTokens.as_str();
     while out.n < MAX_TOKENS {
         let id = {
             let (logits, recent, scratch) = session.sampling_parts();
@@ -79,9 +114,11 @@ pub fn generate(session: &mut Session<'_, '_>, run: &Run, on_text: &mut dyn FnMu
         };
         out.tokens[out.n] = id;
         out.n += 1;
-        on_text("");
+        if out.n == MAX_TOKENS {
+            break;
+        }
         if session.pos() >= session.ctx() {
-            out.stop_reason = "context_full";
+            out.stop_reason = StopReason::ContextFull.as_str();
             break;
         }
         session.step(id)?;
