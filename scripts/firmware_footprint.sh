@@ -2,8 +2,9 @@
 # Prints the firmware's memory footprint, split into model, code and workspace:
 #   flash = .vector_table + .text + .rodata + the .data load image (every loaded section)
 #   RAM   = .data + .bss (+ .uninit) + the stack high-water mark measured in QEMU
-# for each firmware binary: f32 KV cache, f16 KV cache (both full context, mps2-an386) and
-# the STM32F405 build (f16 KV, context 128, 1 MiB flash / 128 KiB RAM, QEMU netduinoplus2). Reads the ELF section headers and
+# for each firmware binary: f32 KV cache, f16 KV cache (both full context, mps2-an386); then
+# the STM32F405 fit check (f16 KV, context 128, linked for 1 MiB flash / 128 KiB RAM): if it
+# links it is measured and run on QEMU netduinoplus2, if not the linker's overflow is shown. Reads the ELF section headers and
 # symbol table with a small Python script, so no size tool (llvm-size, arm-none-eabi-size,
 # cargo-binutils) is needed.
 #
@@ -25,7 +26,7 @@ done
 # Binaries and the QEMU machine each runs on.
 if [[ $arch == arm ]]; then
   triple=thumbv7em-none-eabihf
-  binaries=(tinygpt-firmware:mps2-an386 tinygpt-firmware-f16:mps2-an386 tinygpt-firmware-stm32f405:netduinoplus2)
+  binaries=(tinygpt-firmware:mps2-an386 tinygpt-firmware-f16:mps2-an386)
 else
   triple=riscv32imc-unknown-none-elf
   binaries=(tinygpt-firmware:virt tinygpt-firmware-f16:virt)
@@ -43,6 +44,17 @@ unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 cargo build --release --bins --target "$triple" -q 2>&1 | grep -v '^warning\|^ *|\|^ *=\|^ *-->\|^[0-9]* |\|^$' || true
 bins="$CARGO_TARGET_DIR/$triple/release"
 [[ -f $bins/tinygpt-firmware ]] || { echo "build failed" >&2; exit 1; }
+if [[ $arch == arm ]]; then
+  fit_log=$(mktemp)
+  if cargo build --release --target "$triple" --features stm32f405 --bin tinygpt-firmware-stm32f405 >"$fit_log" 2>&1; then
+    binaries+=(tinygpt-firmware-stm32f405:netduinoplus2)
+  else
+    fit_fail=$(grep -o "section '[^']*' will not fit in region '[A-Z]*': overflowed by [0-9]* bytes" "$fit_log" \
+               | grep -E "'\.(rodata|bss)'" | sort -u || true)
+    [[ -n $fit_fail ]] || { cat "$fit_log"; echo "STM32F405 build failed for another reason" >&2; exit 1; }
+  fi
+  rm -f "$fit_log"
+fi
 
 qemu_bin=$(qemu_cmd "${binaries[0]#*:}" | cut -d' ' -f1)
 if [[ $run == 1 ]] && ! command -v "$qemu_bin" >/dev/null; then
@@ -55,10 +67,19 @@ for entry in "${binaries[@]}"; do
   elf="$bins/$bin"
   stack="" secs=""
   if [[ $run == 1 ]]; then
-    start=$(date +%s.%N)
     # shellcheck disable=SC2046
-    out=$(timeout 120 $(qemu_cmd "$machine") "$elf") || { echo "$out"; echo "$bin failed in QEMU" >&2; exit 1; }
-    secs=$(python3 -c "print($(date +%s.%N) - $start)")
+    out=$(python3 - $(qemu_cmd "$machine") "$elf" <<'PY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, text=True, timeout=120)
+wall = time.monotonic() - t
+cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(p.stdout, end="")
+print(f"TIME {wall:.2f} {cpu.ru_utime + cpu.ru_stime:.2f}")
+sys.exit(p.returncode)
+PY
+) || { echo "$out"; echo "$bin failed in QEMU" >&2; exit 1; }
+    secs=$(sed -n 's/^TIME //p' <<<"$out")
     stack=$(sed -n 's/^STACK high-water: \([0-9]*\) B.*/\1/p' <<<"$out")
     grep -qx 'RESULT ok' <<<"$out" || { echo "$out"; echo "$bin did not finish" >&2; exit 1; }
   fi
@@ -118,6 +139,12 @@ print(f"  workspace  {fmt(ws[2])}  (WORKSPACE, .bss @{ws[1]:#010x})")
 print(f"  statics    {fmt(ram_static - ws[2])}  (everything else in .data/.bss)")
 print(f"  stack      " + (f"{fmt(hw)}  (high-water mark measured in QEMU)" if hw is not None else "  not measured"))
 if secs:
-    print(f"QEMU run: {float(secs):.2f} s wall (2 x 32 tokens + prompt; emulation speed, not the chip's)")
+    wall, cpu = secs.split()
+    print(f"QEMU run: {float(wall):.2f} s wall, {float(cpu):.2f} s CPU (whole program: 2 x (prompt + 32 tokens); emulation, not the chip's speed)")
 PY
 done
+if [[ -n ${fit_fail:-} ]]; then
+  echo "== tinygpt-firmware-stm32f405 ($triple, memory/stm32f405.x: FLASH 1 MiB, RAM 128 KiB; f16 KV, ctx 128)"
+  echo "DOES NOT FIT: the linker reports"
+  sed 's/^/  /' <<<"$fit_fail"
+fi
