@@ -100,7 +100,8 @@ struct GenerateArgs {
     /// Stop when this string appears (repeatable; not included in the output).
     #[arg(long)]
     stop: Vec<String>,
-    /// Print one JSON object {"tokens", "text", "stop_reason"} instead of streaming text.
+    /// Print one JSON object {"tokens", "text", "stop_reason"} (generated tokens and text only)
+    /// instead of streaming the prompt and its continuation.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -308,6 +309,17 @@ fn info_json(m: &Model<'_>) -> Result<serde_json::Value, Failure> {
         "bias": c.bias,
         "model_bytes": m.bytes().len(),
         "weight_bytes": m.weight_bytes(),
+        "tokenizer": {
+            "kind": match m.tokenizer().kind() {
+                crate::tokenizer::TokenizerKind::None => "none",
+                crate::tokenizer::TokenizerKind::ByteLevelBpe => "byte_level_bpe",
+                crate::tokenizer::TokenizerKind::SentencePieceBpe => "sentencepiece_bpe",
+            },
+            "vocab_size": m.tokenizer().token_count(),
+            "bos_id": m.tokenizer().bos_id(),
+            "eos_id": m.tokenizer().eos_id(),
+            "add_bos": m.tokenizer().add_bos(),
+        },
         "tokenizer_bytes": m.tokenizer_bytes(),
         "state_bytes": sb,
         "state_bytes_f16_kv": sb16,
@@ -433,6 +445,10 @@ fn cmd_generate(a: &GenerateArgs) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let mut io_err = None;
     let json = a.json;
+    if !json {
+        // echo the prompt, then stream the continuation after it
+        let _ = out.write_all(a.prompt.as_bytes()).and_then(|_| out.flush());
+    }
     let outcome = generate(&mut s, &a.prompt, &opts, &mut prompt_buf, &mut |e| {
         match e {
             Event::Text(t) => {
