@@ -36,8 +36,7 @@ if [[ $want_qemu == 1 ]] && ! { command -v qemu-system-arm && command -v qemu-sy
   else
     # Not bookworm: the distribution's own packages (names as in Debian/Ubuntu).
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends qemu-system-arm \
-      || true
+    $sudo apt-get install -y -qq --no-install-recommends qemu-system-arm
     $sudo apt-get install -y -qq --no-install-recommends qemu-system-riscv \
       || $sudo apt-get install -y -qq --no-install-recommends qemu-system-misc
   fi

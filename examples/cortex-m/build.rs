@@ -11,7 +11,10 @@
 //! Cortex-M: `-Tlink.x` with `--nmagic` (sections need not be page aligned in the file, so
 //! nothing is padded); RISC-V: `-Tmemory.x` first (it defines the REGION_* aliases), then
 //! `-Tlink.x`.
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
 
 /// Binary name and its board's `memory/<board>.x`, for Cortex-M.
 const ARM_BINS: [(&str, &str); 4] = [
@@ -21,7 +24,7 @@ const ARM_BINS: [(&str, &str); 4] = [
     ("tinygpt-firmware-stm32f405", "stm32f405"),
 ];
 
-fn board_dir(out: &PathBuf, board: &str) -> PathBuf {
+fn board_dir(out: &Path, board: &str) -> PathBuf {
     let dir = out.join(board);
     fs::create_dir_all(&dir).unwrap();
     fs::copy(format!("memory/{board}.x"), dir.join("memory.x")).unwrap();
