@@ -43,10 +43,6 @@ fn run(ws: &'static mut [u8], opts: SessionOptions) -> tinygpt::Result<()> {
         builtin::STATE_BYTES,
         builtin::STATE_BYTES_F16_KV
     );
-    let has_tokenizer = model.tokenizer().kind() != tinygpt::tokenizer::TokenizerKind::None;
-    if !has_tokenizer {
-        println!("note: the model has no tokenizer: the prompt's bytes are its token ids, no text is shown");
-    }
     let mut session = Session::new(model, ws, opts)?;
     for r in &demo::RUNS {
         let s = &r.sampler;

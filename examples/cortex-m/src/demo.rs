@@ -4,9 +4,8 @@
 //!
 //! Plain `core` + `tinygpt`: no platform code, no allocation.
 
-use tinygpt::generate::{Event, GenerateOptions, StopReason};
-use tinygpt::sampler::{Sampler, SamplerConfig};
-use tinygpt::tokenizer::TokenizerKind;
+use tinygpt::generate::{Event, GenerateOptions};
+use tinygpt::sampler::SamplerConfig;
 use tinygpt::{Result, Session};
 
 /// The prompt.
@@ -58,16 +57,11 @@ pub struct Generated {
 /// Generates [`MAX_TOKENS`] tokens for [`PROMPT`] with `run`'s settings through the
 /// library's generation loop (`tinygpt::generate::generate`: tokenize, prefill, sample,
 /// stream-decode), passing text to `on_text` as it is produced.
-///
-/// A model without a tokenizer cannot take a text prompt; for those (the random-weight
-/// stand-in built-in model had none) see [`generate_ids`].
+/// (A model without a tokenizer cannot take a text prompt: that is an error.)
 ///
 /// # Errors
 /// Whatever the library reports (tokenizer, sampler settings, session).
 pub fn generate(session: &mut Session<'_, '_>, run: &Run, on_text: &mut dyn FnMut(&str)) -> Result<Generated> {
-    if session.model().tokenizer().kind() == TokenizerKind::None {
-        return generate_ids(session, run);
-    }
     let mut out = Generated { tokens: [0; MAX_TOKENS], n: 0, prompt_tokens: 0, stop_reason: "" };
     let opts = GenerateOptions { max_tokens: MAX_TOKENS, stop: &[], sampler: run.sampler };
     let mut prompt_buf = [0u32; PROMPT_CAP];
@@ -86,42 +80,5 @@ pub fn generate(session: &mut Session<'_, '_>, run: &Run, on_text: &mut dyn FnMu
     })?;
     out.prompt_tokens = outcome.prompt_tokens;
     out.stop_reason = outcome.stop_reason.as_str();
-    Ok(out)
-}
-
-/// For a model without a tokenizer: the prompt's UTF-8 bytes are its token ids (they must be
-/// below the vocabulary size), and the loop is the library's (`Session::prefill`, then
-/// `Sampler::sample` on `Session::sampling_parts` and `Session::step`), minus the text.
-///
-/// # Errors
-/// Whatever the library reports.
-pub fn generate_ids(session: &mut Session<'_, '_>, run: &Run) -> Result<Generated> {
-    let mut out = Generated { tokens: [0; MAX_TOKENS], n: 0, prompt_tokens: 0, stop_reason: "" };
-    let mut prompt = [0u32; PROMPT_CAP];
-    let n = PROMPT.len().min(PROMPT_CAP);
-    for (slot, b) in prompt.iter_mut().zip(PROMPT.bytes()) {
-        *slot = u32::from(b);
-    }
-    out.prompt_tokens = n;
-    let mut sampler = Sampler::new(run.sampler)?;
-    session.reset();
-    session.prefill(&prompt[..n])?;
-    out.stop_reason = StopReason::MaxTokens.as_str();
-    while out.n < MAX_TOKENS {
-        let id = {
-            let (logits, recent, scratch) = session.sampling_parts();
-            sampler.sample(logits, recent, scratch)?
-        };
-        out.tokens[out.n] = id;
-        out.n += 1;
-        if out.n == MAX_TOKENS {
-            break;
-        }
-        if session.pos() >= session.ctx() {
-            out.stop_reason = StopReason::ContextFull.as_str();
-            break;
-        }
-        session.step(id)?;
-    }
     Ok(out)
 }
