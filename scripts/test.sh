@@ -13,6 +13,10 @@ for t in "${need_targets[@]}"; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done
 
+step "setup: QEMU for the firmware tests"
+bash scripts/firmware_setup.sh
+export TINYGPT_FIRMWARE=require
+
 step "cargo test (unit, integration, doc tests)"
 cargo test --release --all-targets 2>&1 | tee /tmp/tinygpt-cargo-test.log
 cargo test --release --doc

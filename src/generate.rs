@@ -68,22 +68,29 @@ pub struct Outcome {
     pub generated: usize,
 }
 
-/// Text held back while it could still be the start of a stop string.
-struct Holdback<'s> {
-    stops: &'s [&'s str],
+type Stop = heapless::String<MAX_STOP_BYTES>;
+
+/// Text held back while it could still be the start of a stop string. Owns copies of the
+/// stop strings (at most `MAX_STOPS × MAX_STOP_BYTES` bytes), so a [`Generation`] borrows
+/// nothing from its options.
+struct Holdback {
+    stops: heapless::Vec<Stop, MAX_STOPS>,
     buf: [u8; HOLD],
     len: usize,
 }
 
-impl<'s> Holdback<'s> {
-    fn new(stops: &'s [&'s str]) -> Result<Self> {
-        if stops.len() > MAX_STOPS {
-            return Err(Error::InvalidSetting { name: "stop", allowed: "at most 8 stop strings" });
+impl Holdback {
+    fn new(stops: &[&str]) -> Result<Self> {
+        let mut own = heapless::Vec::new();
+        for s in stops {
+            if s.is_empty() {
+                return Err(Error::InvalidSetting { name: "stop", allowed: "strings of 1 to 64 bytes" });
+            }
+            let st: Stop = heapless::String::try_from(*s)
+                .map_err(|_| Error::InvalidSetting { name: "stop", allowed: "strings of 1 to 64 bytes" })?;
+            own.push(st).map_err(|_| Error::InvalidSetting { name: "stop", allowed: "at most 8 stop strings" })?;
         }
-        if stops.iter().any(|s| s.is_empty() || s.len() > MAX_STOP_BYTES) {
-            return Err(Error::InvalidSetting { name: "stop", allowed: "strings of 1 to 64 bytes" });
-        }
-        Ok(Holdback { stops, buf: [0; HOLD], len: 0 })
+        Ok(Holdback { stops: own, buf: [0; HOLD], len: 0 })
     }
 
     fn held(&self) -> &str {
@@ -120,7 +127,7 @@ impl<'s> Holdback<'s> {
             self.buf[self.len..self.len + e.len()].copy_from_slice(e);
             self.len += e.len();
             let held = self.held();
-            if let Some(s) = self.stops.iter().find(|s| held.ends_with(**s)) {
+            if let Some(s) = self.stops.iter().find(|s| held.ends_with(s.as_str())) {
                 let keep = self.len - s.len();
                 self.release(keep, emit);
                 self.len = 0;
@@ -132,7 +139,7 @@ impl<'s> Holdback<'s> {
         let keep_from = held
             .char_indices()
             .map(|(i, _)| i)
-            .find(|&i| self.stops.iter().any(|s| s.starts_with(&held[i..])))
+            .find(|&i| self.stops.iter().any(|s| s.as_str().starts_with(&held[i..])))
             .unwrap_or(self.len);
         self.release(keep_from, emit);
         false
@@ -159,9 +166,9 @@ pub enum Event<'a> {
 /// A generation in progress, advanced one token at a time with [`Generation::step`]: what a
 /// caller uses that must yield between tokens (an async iterator, a UI with a Stop button).
 /// [`generate`] is `start` plus `step` until done.
-pub struct Generation<'s> {
+pub struct Generation {
     sampler: Sampler,
-    hold: Holdback<'s>,
+    hold: Holdback,
     dec: StreamDecoder,
     eos: Option<u32>,
     max_tokens: usize,
@@ -170,13 +177,13 @@ pub struct Generation<'s> {
     done: Option<StopReason>,
 }
 
-impl<'s> Generation<'s> {
+impl Generation {
     /// Encodes `prompt` into `prompt_buf`, resets the session and prefills it.
     ///
     /// # Errors
     /// Tokenizer errors, [`Error::PromptTooLong`], [`Error::EmptyPrompt`], invalid sampler
     /// settings or stop strings.
-    pub fn start(session: &mut Session<'_, '_>, prompt: &str, opts: &GenerateOptions<'s>, prompt_buf: &mut [u32]) -> Result<Self> {
+    pub fn start(session: &mut Session<'_, '_>, prompt: &str, opts: &GenerateOptions<'_>, prompt_buf: &mut [u32]) -> Result<Self> {
         // validate settings before any work
         Sampler::new(opts.sampler)?;
         Holdback::new(opts.stop)?;
@@ -196,7 +203,7 @@ impl<'s> Generation<'s> {
     ///
     /// # Errors
     /// As [`Generation::start`].
-    pub fn start_tokens(session: &mut Session<'_, '_>, prompt: &[u32], opts: &GenerateOptions<'s>) -> Result<Self> {
+    pub fn start_tokens(session: &mut Session<'_, '_>, prompt: &[u32], opts: &GenerateOptions<'_>) -> Result<Self> {
         let sampler = Sampler::new(opts.sampler)?;
         let hold = Holdback::new(opts.stop)?;
         session.reset();
@@ -211,6 +218,11 @@ impl<'s> Generation<'s> {
             generated: 0,
             done: None,
         })
+    }
+
+    /// The sampler settings in use.
+    pub fn sampler_config(&self) -> &SamplerConfig {
+        self.sampler.config()
     }
 
     /// The outcome so far (`stop_reason` is meaningful once [`Generation::is_done`]).

@@ -17,13 +17,13 @@
 
 use std::ptr::NonNull;
 
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
-use tinygpt::generate::{generate, generate_tokens, GenerateOptions, StopReason};
-use tinygpt::sampler::{distribution, Sampler, SamplerConfig};
-use tinygpt::tokenizer::{StreamDecoder, TokenizerKind};
-use tinygpt::{state_bytes, Arch, DType, Error, Model, Session, SessionOptions};
+use tinygpt::generate::{Event, GenerateOptions, Generation};
+use tinygpt::sampler::{distribution, SamplerConfig};
+use tinygpt::tokenizer::StreamDecoder;
+use tinygpt::{state_bytes, Error, Model, Session, SessionOptions};
 
 // ---- errors at the boundary ------------------------------------------------------------------
 
@@ -84,79 +84,22 @@ impl<T> Drop for Leaked<T> {
     }
 }
 
-// ---- stop strings ------------------------------------------------------------------------------
-
-/// Generated text held back while it may still become a stop string. The same rule as the
-/// core's loop: a stop string ends the text before it; text is released as soon as it can
-/// no longer be the start of one. (The core validates the stop strings; see `Engine::start`.)
-struct Holdback {
-    stops: Vec<String>,
-    held: String,
-}
-
-impl Holdback {
-    /// Adds `text`, appending releasable text to `out`; true when a stop string completed
-    /// (the text before it is released, the stop string and the rest dropped).
-    fn push(&mut self, text: &str, out: &mut String) -> bool {
-        if self.stops.is_empty() {
-            out.push_str(text);
-            return false;
-        }
-        for c in text.chars() {
-            self.held.push(c);
-            if let Some(s) = self.stops.iter().find(|s| self.held.ends_with(s.as_str())) {
-                let keep = self.held.len() - s.len();
-                out.push_str(&self.held[..keep]);
-                self.held.clear();
-                return true;
-            }
-        }
-        let keep_from = self
-            .held
-            .char_indices()
-            .map(|(i, _)| i)
-            .find(|&i| self.stops.iter().any(|s| s.starts_with(&self.held[i..])))
-            .unwrap_or(self.held.len());
-        out.push_str(&self.held[..keep_from]);
-        self.held.drain(..keep_from);
-        false
-    }
-
-    fn flush(&mut self, out: &mut String) {
-        out.push_str(&self.held);
-        self.held.clear();
-    }
-}
-
 // ---- one generation in progress ----------------------------------------------------------------
 
+/// The core's resumable generation plus the text released since the last `takeText`.
 struct Run {
-    sampler: Sampler,
-    dec: StreamDecoder,
-    hold: Holdback,
-    max_tokens: usize,
-    generated: usize,
-    /// Text released since the last `take_text`.
+    gen: Generation,
     text: String,
-    /// Set once generation has stopped.
-    done: Option<StopReason>,
 }
 
-impl Run {
-    /// Ends the run: flushes what the decoder and the hold-back buffer still hold (as the
-    /// core does after its loop).
-    fn finish(&mut self, reason: StopReason) {
-        let (hold, text) = (&mut self.hold, &mut self.text);
-        let mut stopped = false;
-        self.dec.finish(&mut |s| {
-            if !stopped {
-                stopped = hold.push(s, text);
-            }
-        });
-        if !stopped {
-            hold.flush(text);
+/// Appends released text to `text` and records the generated id in `id`.
+fn collect<'a>(text: &'a mut String, id: &'a mut Option<u32>) -> impl FnMut(Event<'_>) -> bool + 'a {
+    move |e| {
+        match e {
+            Event::Text(t) => text.push_str(t),
+            Event::Token(t) => *id = Some(t),
         }
-        self.done = Some(reason);
+        true
     }
 }
 
@@ -314,65 +257,10 @@ impl Engine {
 
     /// The same object as `tinygpt info` prints (same keys, same values; `src/cli/mod.rs`
     /// `info_json` is the reference, and the Node tests compare the two).
-    pub fn info(&self) -> Result<Object, JsError> {
-        let m = self.model();
-        let c = m.config();
-        let sb = state_bytes(c, &SessionOptions::default()).map_err(js_err)?;
-        let sb16 = state_bytes(c, &SessionOptions { kv: tinygpt::KvDtype::F16, ..SessionOptions::default() })
-            .map_err(js_err)?;
-        let o = Object::new();
-        let set = |k: &str, v: JsValue| Reflect::set(&o, &JsValue::from_str(k), &v).map(|_| ());
-        let n = |v: usize| JsValue::from_f64(v as f64);
-        let s = |v: &str| JsValue::from_str(v);
-        let lower = |d: &dyn core::fmt::Debug| s(&format!("{d:?}").to_lowercase());
-        (|| -> Result<(), JsValue> {
-            set("architecture", s(match c.arch {
-                Arch::Gpt2 => "gpt2",
-                Arch::Llama => "llama",
-            }))?;
-            set("dtype", s(match c.dtype {
-                DType::F32 => "f32",
-                DType::Q8 => "q8",
-            }))?;
-            set("group_size", n(c.group_size))?;
-            set("dim", n(c.dim))?;
-            set("hidden_dim", n(c.hidden_dim))?;
-            set("n_layers", n(c.n_layers))?;
-            set("n_heads", n(c.n_heads))?;
-            set("n_kv_heads", n(c.n_kv_heads))?;
-            set("head_size", n(c.head_size))?;
-            set("vocab_size", n(c.vocab_size))?;
-            set("seq_len", n(c.seq_len))?;
-            set("norm", lower(&c.norm))?;
-            set("norm_eps", JsValue::from_f64(c.norm_eps as f64))?;
-            set("activation", lower(&c.act))?;
-            set("position", lower(&c.pos))?;
-            set("rope_theta", JsValue::from_f64(c.rope_theta as f64))?;
-            set("tied_embeddings", JsValue::from_bool(c.tied))?;
-            set("bias", JsValue::from_bool(c.bias))?;
-            set("model_bytes", n(m.bytes().len()))?;
-            set("weight_bytes", n(m.weight_bytes()))?;
-            let t = m.tokenizer();
-            let tok = Object::new();
-            let tset = |k: &str, v: JsValue| Reflect::set(&tok, &JsValue::from_str(k), &v).map(|_| ());
-            let id = |v: Option<u32>| v.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64));
-            tset("kind", s(match t.kind() {
-                TokenizerKind::None => "none",
-                TokenizerKind::ByteLevelBpe => "byte_level_bpe",
-                TokenizerKind::SentencePieceBpe => "sentencepiece_bpe",
-            }))?;
-            tset("vocab_size", n(t.token_count()))?;
-            tset("bos_id", id(t.bos_id()))?;
-            tset("eos_id", id(t.eos_id()))?;
-            tset("add_bos", JsValue::from_bool(t.add_bos()))?;
-            set("tokenizer", tok.into())?;
-            set("tokenizer_bytes", n(m.tokenizer_bytes()))?;
-            set("state_bytes", n(sb))?;
-            set("state_bytes_f16_kv", n(sb16))?;
-            Ok(())
-        })()
-        .map_err(|_| JsError::new("info: could not build the object"))?;
-        Ok(o)
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let mut text = String::new();
+        tinygpt::info::write_json(&self.model(), &mut text).map_err(|_| JsError::new("info: formatting failed"))?;
+        js_sys::JSON::parse(&text).map_err(|_| JsError::new("info: invalid JSON"))
     }
 
     /// Prompt text -> token ids (BOS first if the model's tokenizer adds one).
@@ -423,7 +311,7 @@ impl Engine {
     ) -> Result<u32, JsError> {
         let cfg = sampler_config(temperature, top_k, top_p, min_p, repeat_penalty, seed);
         let mut buf = self.prompt_buf(prompt)?;
-        self.begin(cfg, max_tokens, stops, |s, opts| generate(s, prompt, opts, &mut buf, &mut |_| true))
+        self.begin(cfg, max_tokens, stops, |s, opts| Generation::start(s, prompt, opts, &mut buf))
     }
 
     /// [`Engine::start`] from token ids.
@@ -442,7 +330,7 @@ impl Engine {
         stops: Vec<String>,
     ) -> Result<u32, JsError> {
         let cfg = sampler_config(temperature, top_k, top_p, min_p, repeat_penalty, seed);
-        self.begin(cfg, max_tokens, stops, |s, opts| generate_tokens(s, ids, opts, &mut |_| true))
+        self.begin(cfg, max_tokens, stops, |s, opts| Generation::start_tokens(s, ids, opts))
     }
 
     /// Generates one token. Returns its id, or `undefined` once generation has stopped (then
@@ -460,9 +348,8 @@ impl Engine {
     /// Stops the generation in progress (stop reason "cancelled"), flushing held text.
     pub fn cancel(&mut self) {
         if let Some(run) = self.run.as_mut() {
-            if run.done.is_none() {
-                run.finish(StopReason::Cancelled);
-            }
+            let mut id = None;
+            run.gen.cancel(&mut collect(&mut run.text, &mut id));
         }
     }
 
@@ -476,7 +363,7 @@ impl Engine {
     /// `"context_full"`, `"cancelled"`), or `undefined` while it runs.
     #[wasm_bindgen(js_name = stopReason)]
     pub fn stop_reason(&self) -> Option<String> {
-        self.run.as_ref().and_then(|r| r.done).map(|d| d.as_str().to_owned())
+        self.run.as_ref().filter(|r| r.gen.is_done()).map(|r| r.gen.outcome().stop_reason.as_str().to_owned())
     }
 
     /// Ends and forgets the current generation.
@@ -567,36 +454,27 @@ fn bench_token(i: usize, vocab: usize) -> u32 {
 }
 
 impl Engine {
-    /// Validates, resets and prefills through the core (`go` runs its generation loop with
-    /// `max_tokens: 0`), then sets up the token-at-a-time run.
+    /// Validates, resets and prefills through the core's `Generation::start*` (`go`), then
+    /// keeps the generation for `step`.
     fn begin(
         &mut self,
         cfg: SamplerConfig,
         max_tokens: u32,
         stops: Vec<String>,
-        go: impl FnOnce(&mut Session<'static, 'static>, &GenerateOptions<'_>) -> tinygpt::Result<tinygpt::generate::Outcome>,
+        go: impl FnOnce(&mut Session<'static, 'static>, &GenerateOptions<'_>) -> tinygpt::Result<Generation>,
     ) -> Result<u32, JsError> {
         self.run = None;
-        let out = {
-            let refs: Vec<&str> = stops.iter().map(String::as_str).collect();
-            let opts = GenerateOptions { max_tokens: 0, stop: &refs, sampler: cfg };
-            go(self.session(), &opts).map_err(js_err)?
-        };
-        self.run = Some(Run {
-            sampler: Sampler::new(cfg).map_err(js_err)?,
-            dec: StreamDecoder::new(),
-            hold: Holdback { stops, held: String::new() },
-            max_tokens: max_tokens as usize,
-            generated: 0,
-            text: String::new(),
-            done: None,
-        });
-        Ok(out.prompt_tokens as u32)
+        let refs: Vec<&str> = stops.iter().map(String::as_str).collect();
+        let opts = GenerateOptions { max_tokens: max_tokens as usize, stop: &refs, sampler: cfg };
+        let gen = go(self.session(), &opts).map_err(js_err)?;
+        let prompt_tokens = gen.outcome().prompt_tokens as u32;
+        self.run = Some(Run { gen, text: String::new() });
+        Ok(prompt_tokens)
     }
 
     /// The distribution of the next token in the current session state.
     fn dist_now(&mut self, top_n: u32) -> Result<Vec<f64>, JsError> {
-        let cfg = *self.run.as_ref().ok_or_else(|| JsError::new("no prompt"))?.sampler.config();
+        let cfg = *self.run.as_ref().ok_or_else(|| JsError::new("no prompt"))?.gen.sampler_config();
         self.run = None;
         let (session, dist, scratch) = (
             self.session.as_mut().expect("engine session"),
@@ -608,49 +486,22 @@ impl Engine {
         Ok(self.dist.clone())
     }
 
-    /// One iteration of the core's generation loop (`tinygpt::generate`), in its order.
+    /// One step of the core's resumable generation (`tinygpt::generate::Generation`).
     fn step_inner(&mut self, dist_n: usize) -> Result<Option<u32>, JsError> {
         let (Some(run), Some(session)) = (self.run.as_mut(), self.session.as_mut()) else {
             return Ok(None);
         };
-        if run.done.is_some() {
+        if run.gen.is_done() {
             return Ok(None);
         }
-        if run.generated >= run.max_tokens {
-            run.finish(StopReason::MaxTokens);
-            return Ok(None);
+        if dist_n > 0 {
+            // the distribution this step's token is drawn from: the current logits
+            let (logits, recent, _) = session.sampling_parts();
+            Self::fill_dist(&mut self.dist, &mut self.scratch, logits, recent, run.gen.sampler_config(), dist_n)?;
         }
-        let tok = *session.model().tokenizer();
-        let id = {
-            let (logits, recent, scratch) = session.sampling_parts();
-            if dist_n > 0 {
-                Self::fill_dist(&mut self.dist, &mut self.scratch, logits, recent, run.sampler.config(), dist_n)?;
-            }
-            run.sampler.sample(logits, recent, scratch).map_err(js_err)?
-        };
-        if Some(id) == tok.eos_id() {
-            run.finish(StopReason::Eos);
-            return Ok(None);
-        }
-        run.generated += 1;
-        let mut stopped = false;
-        {
-            let (hold, text) = (&mut run.hold, &mut run.text);
-            run.dec
-                .push(&tok, id, &mut |s| {
-                    if !stopped {
-                        stopped = hold.push(s, text);
-                    }
-                })
-                .map_err(js_err)?;
-        }
-        if stopped {
-            run.done = Some(StopReason::StopString);
-        } else if session.pos() >= session.ctx() {
-            run.finish(StopReason::ContextFull);
-        } else {
-            session.step(id).map_err(js_err)?;
-        }
-        Ok(Some(id))
+        let mut id = None;
+        run.gen.step(session, &mut collect(&mut run.text, &mut id)).map_err(js_err)?;
+        Ok(id)
     }
+
 }
