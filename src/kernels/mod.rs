@@ -72,14 +72,28 @@ pub fn best() -> &'static Kernels {
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     {
         static BEST: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
-        return BEST.get_or_init(|| if x86_64::avx2_available() { &x86_64::AVX2 } else { &SCALAR });
+        return BEST.get_or_init(|| x86_64::best().unwrap_or(&SCALAR));
     }
-    #[cfg(all(target_arch = "x86_64", not(feature = "std"), target_feature = "avx2"))]
+    #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
     {
-        return &x86_64::AVX2;
+        return x86_64::best().unwrap_or(&SCALAR);
     }
     #[allow(unreachable_code)]
     &SCALAR
+}
+
+/// Every kernel set this machine (or emulator) can run, the scalar one first: what the
+/// equality tests and the micro-benchmarks iterate over.
+pub fn runnable() -> heapless::Vec<&'static Kernels, 8> {
+    let mut v: heapless::Vec<&'static Kernels, 8> = heapless::Vec::new();
+    let _ = v.push(&SCALAR);
+    #[cfg(target_arch = "x86_64")]
+    for (k, available) in x86_64::TIERS {
+        if available() {
+            let _ = v.push(k);
+        }
+    }
+    v
 }
 
 // ---- activation quantization ---------------------------------------------------------------
