@@ -98,41 +98,61 @@ pub fn runnable() -> heapless::Vec<&'static Kernels, 8> {
 
 // ---- activation quantization ---------------------------------------------------------------
 
-/// Rounds half away from zero, identically on every platform (no `round` intrinsic).
-#[inline]
-fn round_away(v: f32) -> i32 {
-    if v >= 0.0 {
-        (v + 0.5) as i32
-    } else {
-        (v - 0.5) as i32
-    }
-}
-
 /// Quantizes `x` (length `cols`) into groups of `gs`: `q` gets `groups * gs` codes in
 /// `[-127, 127]` (pad zero), `s` one scale per group (`max|x| / 127`; 0 for an all-zero
-/// group, whose codes are then 0). Non-finite inputs give code 0 for that element.
+/// group, whose codes are then 0). Non-finite inputs give code 0 for that element (and do not
+/// count towards `max|x|`). Codes round half away from zero: `trunc(v + copysign(0.5, v))`
+/// with `v = x * (127 / max|x|)`, identically on every platform (no `round` intrinsic).
+///
+/// Written without branches on the data so that it vectorizes (it used to be an `if v >= 0`
+/// per element, which mispredicted on every other sign change: about 4% of a stories15M
+/// decode step on the 2026-11-28 Xeon). The results are unchanged; `kernels/tests.rs` keeps
+/// the branchy version and checks them equal.
 pub fn quantize(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
     let groups = x.len().div_ceil(gs);
     for g in 0..groups {
         let lo = g * gs;
         let hi = (lo + gs).min(x.len());
-        let mut amax = 0.0f32;
-        for &v in &x[lo..hi] {
-            let a = v.abs();
-            if a > amax && a.is_finite() {
-                amax = a;
+        let xg = &x[lo..hi];
+        // max over the finite |x|, in eight lanes (max is exact: any order gives the same)
+        let mut lanes = [0.0f32; 8];
+        let mut chunks = xg.chunks_exact(8);
+        for c in &mut chunks {
+            for (m, &v) in lanes.iter_mut().zip(c) {
+                *m = max_finite_abs(*m, v);
             }
+        }
+        let mut amax = 0.0f32;
+        for &m in &lanes {
+            amax = if m > amax { m } else { amax };
+        }
+        for &v in chunks.remainder() {
+            amax = max_finite_abs(amax, v);
         }
         let scale = amax / 127.0;
         s[g] = scale;
         let inv = if scale > 0.0 { 127.0 / amax } else { 0.0 };
-        for i in lo..hi {
-            let v = x[i] * inv;
-            q[i] = if v.is_finite() { round_away(v).clamp(-127, 127) as i8 } else { 0 };
+        for (c, &xv) in q[lo..hi].iter_mut().zip(xg) {
+            let v = xv * inv;
+            // v + 0.5 for v >= +0.0, v - 0.5 below; -0.0 and the NaN case give 0 either way
+            let r = (v + 0.5f32.copysign(v)) as i32;
+            *c = if v.is_finite() { r.clamp(-127, 127) as i8 } else { 0 };
         }
         for c in &mut q[hi..lo + gs] {
             *c = 0;
         }
+    }
+}
+
+/// `max(m, |v|)`, with non-finite `v` counting as 0 (branch-free; `m >= 0`).
+#[inline(always)]
+fn max_finite_abs(m: f32, v: f32) -> f32 {
+    let a = v.abs();
+    let a = if a.is_finite() { a } else { 0.0 };
+    if a > m {
+        a
+    } else {
+        m
     }
 }
 

@@ -334,6 +334,86 @@ fn q8_scalar_matches_integer_math() {
     }
 }
 
+/// The original branchy `quantize`, kept as the reference for the branch-free one.
+fn quantize_reference(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
+    fn round_away(v: f32) -> i32 {
+        if v >= 0.0 {
+            (v + 0.5) as i32
+        } else {
+            (v - 0.5) as i32
+        }
+    }
+    let groups = x.len().div_ceil(gs);
+    for g in 0..groups {
+        let lo = g * gs;
+        let hi = (lo + gs).min(x.len());
+        let mut amax = 0.0f32;
+        for &v in &x[lo..hi] {
+            let a = v.abs();
+            if a > amax && a.is_finite() {
+                amax = a;
+            }
+        }
+        let scale = amax / 127.0;
+        s[g] = scale;
+        let inv = if scale > 0.0 { 127.0 / amax } else { 0.0 };
+        for i in lo..hi {
+            let v = x[i] * inv;
+            q[i] = if v.is_finite() { round_away(v).clamp(-127, 127) as i8 } else { 0 };
+        }
+        for c in &mut q[hi..lo + gs] {
+            *c = 0;
+        }
+    }
+}
+
+#[test]
+fn quantize_equals_reference() {
+    let mut rng = Rng(4242);
+    let special = [
+        0.0f32,
+        -0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MIN_POSITIVE / 4.0,
+        -f32::MIN_POSITIVE / 4.0,
+        f32::MAX,
+        -f32::MAX,
+        1.0e-30,
+        0.5,
+        -0.5,
+        1.5,
+        -2.5,
+        127.0,
+        -127.0,
+    ];
+    for &gs in &[4usize, 8, 32, 36, 64, 1024] {
+        for cols in (1..=70usize).chain([288, 768, 1100]) {
+            for trial in 0..4 {
+                let x: Vec<f32> = (0..cols)
+                    .map(|i| match (trial, rng.next() % 6) {
+                        (0, _) => rng.f32() * 3.0,
+                        (1, 0) => special[rng.next() as usize % special.len()],
+                        // values that land exactly on .5 after scaling by 127 / 127
+                        (2, _) => ((rng.next() % 255) as f32 - 127.0) + if i % 2 == 0 { 0.5 } else { 0.0 },
+                        (3, _) => special[rng.next() as usize % special.len()],
+                        _ => rng.f32() * 1.0e-3,
+                    })
+                    .collect();
+                let groups = cols.div_ceil(gs);
+                let (mut q1, mut s1) = (vec![7i8; groups * gs], vec![7f32; groups]);
+                let (mut q2, mut s2) = (vec![7i8; groups * gs], vec![7f32; groups]);
+                quantize(&x, gs, &mut q1, &mut s1);
+                quantize_reference(&x, gs, &mut q2, &mut s2);
+                assert_eq!(q1, q2, "codes gs={gs} cols={cols} trial={trial}");
+                let sb = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(sb(&s1), sb(&s2), "scales gs={gs} cols={cols} trial={trial}");
+            }
+        }
+    }
+}
+
 #[test]
 fn quantize_all_zero_group_has_zero_scale() {
     let x = [0.0f32; 40];

@@ -227,11 +227,14 @@ unsafe fn hsum_i32(v: __m256i) -> i32 {
 
 /// How far ahead (bytes of weight codes) the int8 kernels prefetch while streaming a matrix
 /// for the first token of a batch.
-#[cfg(feature = "std")]
-fn pf_dist_tmp() -> usize {
-    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *V.get_or_init(|| std::env::var("TINYGPT_PF").ok().and_then(|v| v.parse().ok()).unwrap_or(8192))
-}
+/// How far ahead, in bytes of weight codes, the int8 kernels prefetch while streaming a
+/// matrix (first token of a batch only; later tokens find the row block in L1). Measured
+/// 2026-11-28 on the 2-core Xeon, stories110M decode (thread CPU time, best of 7 × 128 tokens,
+/// noisy ±10%): 4 KiB 72–81, 8 KiB 72–77, 16 KiB 71–79, 32 KiB 65–77 tok/s; 8 KiB is in the
+/// flat middle. Without look-ahead (distance 0) the 110M head (32000×768, from DRAM) streamed
+/// at 5.8–7.0 GB/s in `benches/kernels.rs`, with 8 KiB at 10.6–14.3 GB/s; the 15M head (from
+/// L3) went from 16.7–18.1 to 22.5–25.0 GB/s.
+const PF_DIST: usize = 8192;
 
 /// Prefetches, `pf` bytes ahead in a row block's linear layout, what a step reading `len`
 /// codes at offset `off` of 8 consecutive rows (`wb` = the block's first code, `sb` = its
@@ -274,7 +277,7 @@ unsafe fn q8_256<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups
     // `t < x.n` likewise, outputs `t * rows + r`. Offsets within a row are `g * gs + 32 * b + 32
     // <= stride`. The CPU features are the caller's contract.
     unsafe {
-        let pf = pf_dist_tmp();
+        let pf = PF_DIST;
         let g = groups as i32;
         let gather_idx = _mm256_setr_epi32(0, g, 2 * g, 3 * g, 4 * g, 5 * g, 6 * g, 7 * g);
         let mut r0 = 0;
@@ -465,7 +468,7 @@ unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
     // off + 64 <= stride: gs == 32 reads groups g, g + 1 < groups; gs % 64 == 0 reads inside
     // group g. The CPU features are the caller's contract.
     unsafe {
-        let pf = pf_dist_tmp();
+        let pf = PF_DIST;
         let g32 = groups as i32;
         let gather_idx = _mm256_setr_epi32(0, g32, 2 * g32, 3 * g32, 4 * g32, 5 * g32, 6 * g32, 7 * g32);
         let bias = _mm512_set1_epi8(-128);
