@@ -13,7 +13,11 @@
 //! - The float operations below exist once, in portable Rust with `libm`, and are shared by
 //!   every platform.
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm32;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
@@ -67,18 +71,34 @@ pub fn scalar() -> &'static Kernels {
 }
 
 /// The fastest kernels this machine runs, chosen once: run-time CPU detection with `std`,
-/// compile-time `target_feature` without it.
+/// compile-time `target_feature` without it (and always on wasm32, which has no run-time
+/// detection).
 pub fn best() -> &'static Kernels {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    #[cfg(feature = "std")]
     {
         static BEST: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
-        return BEST.get_or_init(|| x86_64::best().unwrap_or(&SCALAR));
+        *BEST.get_or_init(arch_best)
     }
-    #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+    #[cfg(not(feature = "std"))]
     {
-        return x86_64::best().unwrap_or(&SCALAR);
+        arch_best()
     }
-    #[allow(unreachable_code)]
+}
+
+/// The highest tier of this architecture's kernel sets that runs here, else the scalar set.
+fn arch_best() -> &'static Kernels {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = x86_64::best() {
+        return k;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if let Some(k) = aarch64::best() {
+        return k;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if let Some(k) = wasm32::best() {
+        return k;
+    }
     &SCALAR
 }
 
@@ -88,7 +108,18 @@ pub fn runnable() -> heapless::Vec<&'static Kernels, 8> {
     let mut v: heapless::Vec<&'static Kernels, 8> = heapless::Vec::new();
     let _ = v.push(&SCALAR);
     #[cfg(target_arch = "x86_64")]
-    for (k, available) in x86_64::TIERS {
+    let tiers: &[(&'static Kernels, fn() -> bool)] = &x86_64::TIERS;
+    #[cfg(target_arch = "aarch64")]
+    let tiers: &[(&'static Kernels, fn() -> bool)] = &aarch64::TIERS;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let tiers: &[(&'static Kernels, fn() -> bool)] = &wasm32::TIERS;
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    let tiers: &[(&'static Kernels, fn() -> bool)] = &[];
+    for &(k, available) in tiers {
         if available() {
             let _ = v.push(k);
         }

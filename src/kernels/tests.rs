@@ -292,6 +292,12 @@ kernel_set_tests!(x86_64_avx2, x86_64::avx2_available(), &x86_64::AVX2);
 kernel_set_tests!(x86_64_avx_vnni, x86_64::avxvnni_available(), &x86_64::AVX_VNNI);
 #[cfg(target_arch = "x86_64")]
 kernel_set_tests!(x86_64_avx512_vnni, x86_64::avx512vnni_available(), &x86_64::AVX512_VNNI);
+#[cfg(target_arch = "aarch64")]
+kernel_set_tests!(aarch64_neon, aarch64::neon_available(), &aarch64::NEON);
+#[cfg(target_arch = "aarch64")]
+kernel_set_tests!(aarch64_neon_dotprod, aarch64::dotprod_available(), &aarch64::NEON_DOTPROD);
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+kernel_set_tests!(wasm32_simd128, true, &wasm32::SIMD128);
 
 /// The test suite itself can fail: a kernel that is wrong by one code is caught.
 #[test]
