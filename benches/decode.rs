@@ -1,5 +1,6 @@
 //! Decode speed per kernel set on random-weight stories15M / stories110M shapes (int8,
-//! group 32), built in memory: `cargo bench --bench decode [-- 15m|110m] [-- --model F.tgpt]`.
+//! group 32), built in memory:
+//! `cargo bench --bench decode [-- 15m|110m] [--model F.tgpt] [--kernels NAME]`.
 //!
 //! Same protocol as `tinygpt bench` (4 warm-up steps, reset, then 128 single-token steps at
 //! positions 0..128), repeated; reports the best tok/s by wall time and by this thread's CPU
@@ -95,6 +96,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
     let file = args.iter().position(|a| a == "--model").and_then(|i| args.get(i + 1)).cloned();
+    let only = args.iter().position(|a| a == "--kernels").and_then(|i| args.get(i + 1)).cloned();
     let names: Vec<&str> = if !full {
         vec!["tiny"]
     } else {
@@ -119,7 +121,7 @@ fn main() {
         let m = Model::from_bytes(bytes.as_slice()).expect("model");
         let (n, rounds) = if full { (128, 7) } else { (2, 1) };
         for k in kernels::runnable() {
-            if full && k.name == "scalar" {
+            if (full && k.name == "scalar") || only.as_ref().is_some_and(|o| o != k.name) {
                 continue;
             }
             let (wall, cpu) = decode(m, k, n, rounds);

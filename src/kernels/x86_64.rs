@@ -236,28 +236,48 @@ unsafe fn hsum_i32(v: __m256i) -> i32 {
 /// L3) went from 16.7–18.1 to 22.5–25.0 GB/s.
 const PF_DIST: usize = 8192;
 
-/// Prefetches, `pf` bytes ahead in a row block's linear layout, what a step reading `len`
-/// codes at offset `off` of 8 consecutive rows (`wb` = the block's first code, `sb` = its
-/// first scale) consumes: `8 * len` bytes of codes and the matching share of scales.
-/// Streaming a matrix this way runs at about the hardware prefetcher's rate plus 10 to 40%
-/// (see the module docs). Addresses are hints only: computed with `wrapping_add`, never
-/// dereferenced, and they may point past the matrix.
-///
-/// # Safety
-/// SSE must be available (always true on x86_64).
-#[inline(always)]
-unsafe fn prefetch_ahead(wb: *const i8, sb: *const f32, pf: usize, off: usize, len: usize, gs: usize) {
-    let p = wb.wrapping_add(pf + 8 * off);
-    // SAFETY: SSE is part of x86_64; prefetch never faults, whatever the address.
-    unsafe {
-        let mut k = 0;
-        while k < 8 * len {
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(k));
-            k += 64;
+/// Prefetching for one matrix: while a row block is computed, the block `blocks_ahead` blocks
+/// further down gets the same accesses as hints, step by step, so that it is in L1 by the
+/// time it is computed.
+#[derive(Clone, Copy)]
+struct Prefetch {
+    /// Bytes from a block's first code to the target block's first code.
+    codes: usize,
+    /// Scales from a block's first scale to the target block's first scale.
+    scales: usize,
+    stride: usize,
+    groups: usize,
+}
+
+impl Prefetch {
+    fn new(stride: usize, groups: usize) -> Self {
+        let block = 8 * stride;
+        let k = PF_DIST.div_ceil(block.max(1)).max(1);
+        Prefetch { codes: k * block, scales: k * 8 * groups, stride, groups }
+    }
+
+    /// Hints for the step that reads codes `off..off + 64` (or a 32-code half: call with
+    /// the lower offset only when `off % 64 == 0`, or always; hints are cheap) of the block's
+    /// 8 rows, and the scales of group `g` when `g % 16 == 0`.
+    ///
+    /// # Safety
+    /// SSE must be available (always true on x86_64). The addresses are hints only:
+    /// computed with `wrapping_add`, never dereferenced, and they may point past the matrix.
+    #[inline(always)]
+    unsafe fn step(&self, wb: *const i8, sb: *const f32, off: usize, g: usize) {
+        // SAFETY: SSE is part of x86_64; prefetch never faults, whatever the address.
+        unsafe {
+            let p = wb.wrapping_add(self.codes + off);
+            for i in 0..8 {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i * self.stride));
+            }
+            if g % 16 == 0 {
+                let q = sb.wrapping_add(self.scales + g).cast::<i8>();
+                for i in 0..8 {
+                    _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(4 * i * self.groups));
+                }
+            }
         }
-        // the block's scales: 4 bytes per gs codes per row, so 32 / gs scale bytes per code
-        // offset of the 8 rows
-        _mm_prefetch::<_MM_HINT_T0>(sb.cast::<i8>().wrapping_add(pf * 4 / gs + 32 * off / gs));
     }
 }
 
@@ -277,7 +297,7 @@ unsafe fn q8_256<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups
     // `t < x.n` likewise, outputs `t * rows + r`. Offsets within a row are `g * gs + 32 * b + 32
     // <= stride`. The CPU features are the caller's contract.
     unsafe {
-        let pf = PF_DIST;
+        let pf = Prefetch::new(stride, groups);
         let g = groups as i32;
         let gather_idx = _mm256_setr_epi32(0, g, 2 * g, 3 * g, 4 * g, 5 * g, 6 * g, 7 * g);
         let mut r0 = 0;
@@ -293,8 +313,9 @@ unsafe fn q8_256<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups
                     let start = D::group_start(xg, blocks);
                     let mut a = [start; 8];
                     for b in 0..blocks {
-                        if t == 0 {
-                            prefetch_ahead(wb, sb, pf, g * gs + 32 * b, 32, gs);
+                        let off = g * gs + 32 * b;
+                        if t == 0 && off % 64 == 0 {
+                            pf.step(wb, sb, off, g);
                         }
                         let xv = _mm256_loadu_si256(xg.add(32 * b).cast());
                         let wg = wb.add(g * gs + 32 * b);
@@ -468,7 +489,7 @@ unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
     // off + 64 <= stride: gs == 32 reads groups g, g + 1 < groups; gs % 64 == 0 reads inside
     // group g. The CPU features are the caller's contract.
     unsafe {
-        let pf = PF_DIST;
+        let pf = Prefetch::new(stride, groups);
         let g32 = groups as i32;
         let gather_idx = _mm256_setr_epi32(0, g32, 2 * g32, 3 * g32, 4 * g32, 5 * g32, 6 * g32, 7 * g32);
         let bias = _mm512_set1_epi8(-128);
@@ -489,7 +510,7 @@ unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
                     while g + 2 <= groups {
                         let off = g * 32;
                         if t == 0 {
-                            prefetch_ahead(wb, sb, pf, off, 64, gs);
+                            pf.step(wb, sb, off, g);
                         }
                         let xv = _mm512_loadu_si512(xt.add(off).cast());
                         let mut a = [neg_bias_512(xv); 8];
@@ -506,8 +527,8 @@ unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
                     if g < groups {
                         // an odd number of groups: the last one with 256-bit vectors
                         let off = g * 32;
-                        if t == 0 {
-                            prefetch_ahead(wb, sb, pf, off, 32, gs);
+                        if t == 0 && off % 64 == 0 {
+                            pf.step(wb, sb, off, g);
                         }
                         let xg = xt.add(off);
                         let xv = _mm256_loadu_si256(xg.cast());
@@ -531,7 +552,7 @@ unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
                         let mut off = base;
                         while off < base + gs {
                             if t == 0 {
-                                prefetch_ahead(wb, sb, pf, off, 64, gs);
+                                pf.step(wb, sb, off, g);
                             }
                             let xv = _mm512_loadu_si512(xt.add(off).cast());
                             for (i, a) in a.iter_mut().enumerate() {
