@@ -1,0 +1,35 @@
+//! Read bandwidth of this machine, for the roofline in `scripts/bench.py`: streams a 512 MiB
+//! buffer (per thread) summing u64 words, best of 5, on 1..=N threads given as the argument.
+//! Prints GB/s for each thread count as JSON: `{"1": x, "2": y}`.
+use std::time::Instant;
+
+fn stream(buf: &[u64]) -> f64 {
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut acc = [0u64; 8];
+        for c in buf.chunks_exact(8) {
+            for i in 0..8 {
+                acc[i] = acc[i].wrapping_add(c[i]);
+            }
+        }
+        std::hint::black_box(acc);
+        best = best.max((buf.len() * 8) as f64 / t.elapsed().as_secs_f64() / 1e9);
+    }
+    best
+}
+
+fn main() {
+    let max: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2);
+    let words = 512 * 1024 * 1024 / 8;
+    let bufs: Vec<Vec<u64>> = (0..max).map(|i| (0..words as u64).map(|w| w ^ i as u64).collect()).collect();
+    let mut out = Vec::new();
+    for n in 1..=max {
+        let total: f64 = std::thread::scope(|s| {
+            let hs: Vec<_> = bufs[..n].iter().map(|b| s.spawn(move || stream(b))).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        out.push(format!("\"{n}\": {total:.2}"));
+    }
+    println!("{{{}}}", out.join(", "));
+}
