@@ -1,6 +1,8 @@
-//! Read bandwidth of this machine, for the roofline in `scripts/bench.py`: streams a 512 MiB
-//! buffer (per thread) summing u64 words, best of 5, on 1..=N threads given as the argument.
-//! Prints GB/s for each thread count as JSON: `{"1": x, "2": y}`.
+//! Read bandwidth of this machine, for the roofline in `scripts/bench.py`: streams a buffer of
+//! SIZE bytes (default 512 MiB; a model-sized buffer measures the bandwidth a decode step
+//! actually sees, from DRAM or from a large L3) summing u64 words, best of 5 passes, on
+//! 1..=N threads, each thread over its own share of the buffer.
+//! Usage: `membw N [SIZE]`; prints GB/s per thread count as JSON: `{"1": x, "2": y}`.
 use std::time::Instant;
 
 fn stream(buf: &[u64]) -> f64 {
@@ -25,12 +27,14 @@ fn stream(buf: &[u64]) -> f64 {
 
 fn main() {
     let max: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2);
-    let words = 512 * 1024 * 1024 / 8;
-    let bufs: Vec<Vec<u64>> = (0..max).map(|i| (0..words as u64).map(|w| w ^ i as u64).collect()).collect();
+    let size: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(512 << 20);
+    let words = (size / 8).max(32 * max).div_ceil(32 * max) * 32 * max;
+    let buf: Vec<u64> = (0..words as u64).collect();
     let mut out = Vec::new();
     for n in 1..=max {
+        let part = words / n;
         let total: f64 = std::thread::scope(|s| {
-            let hs: Vec<_> = bufs[..n].iter().map(|b| s.spawn(move || stream(b))).collect();
+            let hs: Vec<_> = buf.chunks(part).take(n).map(|b| s.spawn(move || stream(b))).collect();
             hs.into_iter().map(|h| h.join().unwrap()).sum()
         });
         out.push(format!("\"{n}\": {total:.2}"));
