@@ -14,6 +14,59 @@ use std::hint::black_box;
 
 use tinygpt::kernels::{self, quantize, Kernels, QActs, QRows};
 
+/// The int8 kernel this project had before the 8-row kernels (commit 3e86dc6, AVX2, one row
+/// and one group at a time with a horizontal sum each), kept here only as the "before"
+/// line of the benchmark.
+#[cfg(target_arch = "x86_64")]
+mod before {
+    use std::arch::x86_64::*;
+    use tinygpt::kernels::{scalar, Kernels, QActs, QRows};
+
+    pub static AVX2_1ROW: Kernels = Kernels { name: "avx2-1row", matmul_q8: matmul, matmul_f32: scalar::matmul_f32 };
+
+    fn matmul(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+        if w.gs % 32 != 0 || !std::is_x86_feature_detected!("avx2") {
+            return scalar::matmul_q8(w, x, out);
+        }
+        let groups = w.stride / w.gs;
+        assert!(w.q.len() >= w.rows * w.stride && x.q.len() >= x.n * w.stride);
+        assert!(w.s.len() >= w.rows * groups && x.s.len() >= x.n * groups && out.len() >= x.n * w.rows);
+        // SAFETY: AVX2 is available (checked above); the asserts bound every load.
+        unsafe { inner(w, x, out, groups) }
+    }
+
+    /// # Safety
+    /// AVX2 must be available; lengths as asserted by the caller.
+    #[target_feature(enable = "avx2")]
+    unsafe fn inner(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+        let ones = _mm256_set1_epi16(1);
+        for t in 0..x.n {
+            let xq = x.q.as_ptr().wrapping_add(t * w.stride);
+            for r in 0..w.rows {
+                let wq = w.q.as_ptr().wrapping_add(r * w.stride);
+                let mut acc = 0.0f32;
+                for g in 0..groups {
+                    let mut isum = _mm256_setzero_si256();
+                    for b in 0..w.gs / 32 {
+                        let off = g * w.gs + b * 32;
+                        // SAFETY: off + 32 <= stride, rows and tokens in bounds (asserts).
+                        let (wv, xv) = unsafe {
+                            (_mm256_loadu_si256(wq.add(off).cast()), _mm256_loadu_si256(xq.add(off).cast()))
+                        };
+                        let p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
+                        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, ones));
+                    }
+                    let s = _mm_add_epi32(_mm256_castsi256_si128(isum), _mm256_extracti128_si256::<1>(isum));
+                    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+                    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+                    acc += _mm_cvtsi128_si32(s) as f32 * (w.s[r * groups + g] * x.s[t * groups + g]);
+                }
+                out[t * w.rows + r] = acc;
+            }
+        }
+    }
+}
+
 const GS: usize = 32;
 
 /// (name, rows, cols, pool bytes): the 15M shapes stream from a 17 MB pool (the model's
@@ -97,6 +150,7 @@ fn case(rows: usize, cols: usize, n: usize, pool: usize, rng: &mut Rng) -> Case 
 }
 
 /// Best seconds per call over `rounds` rounds of `reps` calls.
+#[allow(clippy::too_many_arguments)]
 fn time(k: &Kernels, c: &Case, rows: usize, cols: usize, n: usize, hot: bool, rounds: usize, reps: usize) -> f64 {
     let groups = cols.div_ceil(GS);
     let stride = groups * GS;
@@ -142,7 +196,12 @@ fn main() {
             let c = case(rows, cols, n, pool, &mut rng);
             let groups = cols.div_ceil(GS);
             let bytes = (rows * groups * GS + rows * groups * 4) as f64;
-            for k in kernels::runnable() {
+            let mut sets: Vec<&'static Kernels> = kernels::runnable().into_iter().collect();
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                sets.insert(1, &before::AVX2_1ROW);
+            }
+            for k in sets {
                 if !full {
                     // smoke test: one call per case
                     time(k, &c, rows, cols, n, true, 1, 1);

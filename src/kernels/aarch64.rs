@@ -16,7 +16,7 @@
 //! Not measured on aarch64 hardware (none at hand); verified bit-exact under
 //! `qemu-aarch64` (`scripts/aarch64_kernel_test.sh`).
 
-use super::{scalar, Kernels, QActs, QRows};
+use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::aarch64::*;
 
 /// NEON int8 product (f32 product: the scalar kernel, already vectorised by LLVM).
@@ -47,7 +47,7 @@ pub fn dotprod_available() -> bool {
 }
 
 /// Every aarch64 kernel set with its availability check, lowest tier first.
-pub const TIERS: [(&Kernels, fn() -> bool); 2] = [(&NEON, neon_available), (&NEON_DOTPROD, dotprod_available)];
+pub const TIERS: [Tier; 2] = [(&NEON, neon_available), (&NEON_DOTPROD, dotprod_available)];
 
 /// The best aarch64 kernel set this CPU runs, if any.
 pub fn best() -> Option<&'static Kernels> {

@@ -12,6 +12,21 @@
 //! - The f32 product uses the eight-lane order documented on [`scalar::dot_f32`].
 //! - The float operations below exist once, in portable Rust with `libm`, and are shared by
 //!   every platform.
+//!
+//! Kernel sets, in tiers (sonos/tract's shape: each tier replaces only what it wins, numbers
+//! in each file's docs), chosen once by [`best`]:
+//! - every target: `scalar` ([`scalar()`], module [`mod@scalar`]: the oracle);
+//! - x86_64: `avx2` → `avx-vnni` → `avx512-vnni` ([`x86_64`]);
+//! - aarch64: `neon` → `neon-dotprod` (`aarch64`);
+//! - wasm32 built with `+simd128`: `simd128` (`wasm32`).
+//!
+//! With `std` the CPU is probed at run time (`is_x86_feature_detected!`,
+//! `is_aarch64_feature_detected!`); without it, `cfg!(target_feature)` decides at compile
+//! time. Equality with the scalar set, bit for bit: `kernels/tests.rs` (every set the machine
+//! runs; skipped, with a note, when the CPU lacks the ISA), `scripts/aarch64_kernel_test.sh`
+//! (the same tests under qemu-aarch64) and `scripts/wasm_kernel_test.sh` (a harness under
+//! Node). Speed: `cargo bench --bench kernels` (per kernel, GB/s and GOP/s) and
+//! `cargo bench --bench decode` (tok/s per kernel set).
 
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
@@ -43,7 +58,8 @@ pub struct QRows<'a> {
 /// Quantized activations of `n` tokens: `(n, stride)` codes and `(n, stride / gs)` scales.
 #[derive(Debug, Clone, Copy)]
 pub struct QActs<'a> {
-    /// `(n, stride)` codes, pad zero.
+    /// `(n, stride)` codes in `[-127, 127]` (as [`quantize`] makes them; the SIMD kernels
+    /// rely on it: `-128` would make them differ from the scalar kernel), pad zero.
     pub q: &'a [i8],
     /// `(n, stride / gs)` scales.
     pub s: &'a [f32],
@@ -63,6 +79,9 @@ pub struct Kernels {
     pub matmul_f32: fn(&[f32], usize, usize, &[f32], usize, &mut [f32]),
 }
 
+/// A kernel set and the check that says whether this machine runs it.
+pub type Tier = (&'static Kernels, fn() -> bool);
+
 static SCALAR: Kernels = Kernels { name: "scalar", matmul_q8: scalar::matmul_q8, matmul_f32: scalar::matmul_f32 };
 
 /// The portable reference kernels.
@@ -77,7 +96,7 @@ pub fn best() -> &'static Kernels {
     #[cfg(feature = "std")]
     {
         static BEST: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
-        *BEST.get_or_init(arch_best)
+        BEST.get_or_init(arch_best)
     }
     #[cfg(not(feature = "std"))]
     {
@@ -108,17 +127,17 @@ pub fn runnable() -> heapless::Vec<&'static Kernels, 8> {
     let mut v: heapless::Vec<&'static Kernels, 8> = heapless::Vec::new();
     let _ = v.push(&SCALAR);
     #[cfg(target_arch = "x86_64")]
-    let tiers: &[(&'static Kernels, fn() -> bool)] = &x86_64::TIERS;
+    let tiers: &[Tier] = &x86_64::TIERS;
     #[cfg(target_arch = "aarch64")]
-    let tiers: &[(&'static Kernels, fn() -> bool)] = &aarch64::TIERS;
+    let tiers: &[Tier] = &aarch64::TIERS;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    let tiers: &[(&'static Kernels, fn() -> bool)] = &wasm32::TIERS;
+    let tiers: &[Tier] = &wasm32::TIERS;
     #[cfg(not(any(
         target_arch = "x86_64",
         target_arch = "aarch64",
         all(target_arch = "wasm32", target_feature = "simd128")
     )))]
-    let tiers: &[(&'static Kernels, fn() -> bool)] = &[];
+    let tiers: &[Tier] = &[];
     for &(k, available) in tiers {
         if available() {
             let _ = v.push(k);
@@ -141,7 +160,7 @@ pub fn runnable() -> heapless::Vec<&'static Kernels, 8> {
 /// the branchy version and checks them equal.
 pub fn quantize(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
     let groups = x.len().div_ceil(gs);
-    for g in 0..groups {
+    for (g, sg) in s[..groups].iter_mut().enumerate() {
         let lo = g * gs;
         let hi = (lo + gs).min(x.len());
         let xg = &x[lo..hi];
@@ -161,7 +180,7 @@ pub fn quantize(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
             amax = max_finite_abs(amax, v);
         }
         let scale = amax / 127.0;
-        s[g] = scale;
+        *sg = scale;
         let inv = if scale > 0.0 { 127.0 / amax } else { 0.0 };
         for (c, &xv) in q[lo..hi].iter_mut().zip(xg) {
             let v = xv * inv;

@@ -341,6 +341,7 @@ fn q8_scalar_matches_integer_math() {
 }
 
 /// The original branchy `quantize`, kept as the reference for the branch-free one.
+#[allow(clippy::needless_range_loop)]
 fn quantize_reference(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
     fn round_away(v: f32) -> i32 {
         if v >= 0.0 {

@@ -15,14 +15,14 @@
 //! Verified bit-exact against the scalar kernel under Node (V8) by
 //! `scripts/wasm_kernel_test.sh`, which also prints its speed there.
 
-use super::{scalar, Kernels, QActs, QRows};
+use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::wasm32::*;
 
 /// The simd128 kernel set (f32 product: the scalar kernel).
 pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32 };
 
 /// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
-pub const TIERS: [(&Kernels, fn() -> bool); 1] = [(&SIMD128, || true)];
+pub const TIERS: [Tier; 1] = [(&SIMD128, || true)];
 
 /// The best wasm32 kernel set.
 pub fn best() -> Option<&'static Kernels> {

@@ -22,17 +22,52 @@
 //!   at `-128·Σx` (one more `dpbusd` per group and row block, shared by the eight rows).
 //!   `dpbusd` adds in i32 without saturation, so the result is the exact `Σ w·x`.
 //!
-//! Measured (2026-11-28, this project's 2-core KVM Xeon, model 207 "Emerald Rapids",
-//! AVX-512 VNNI + AVX-VNNI, shared and noisy: best of several runs, `cargo bench --bench
-//! kernels`, weights streamed from L3, one token). Numbers are GB/s of weights and scales:
+//! Activation codes must be in `[-127, 127]` (what [`super::quantize`] produces; the AVX2
+//! sign trick needs it). Weights may be any i8.
 //!
-//! | kernel (shape)   | 288×288 | 768×288 | 32000×288 | 2048×768 | 32000×768 |
-//! | ---------------- | ------- | ------- | --------- | -------- | --------- |
-//! | previous avx2    | see `benches/kernels.rs` and the report in git history  |||||
+//! While the first token of a batch streams a row block, the block 8 KiB or more further
+//! down is prefetched at the same offsets (see `PF_DIST`): worth 15–45% for matrices read
+//! from DRAM.
 //!
-//! (The table is filled in by the commit that wires each tier; see `TIERS` below.)
+//! # Measurements
+//!
+//! 2026-11-28, this project's 2-core KVM guest, Intel Xeon model 207 (Emerald Rapids; AVX2,
+//! AVX-VNNI, AVX-512 VNNI; 2 MiB L2 per core, about 32 to 48 MiB of the 300 MiB L3 usable),
+//! `cargo bench --bench kernels`: best thread-CPU time of 20 rounds, best of 3 runs, on a
+//! shared and noisy machine (±15%). gs 32. "cold": each call reads another copy of the matrix
+//! from a pool the size of the model (17 MB for the 15M shapes, from L3; 128 MB for the 110M
+//! shapes, mostly from DRAM), as decoding does. `avx2-1row` is the kernel this file had
+//! before (one row, one group, one horizontal sum at a time), kept in the benchmark.
+//!
+//! One token (decode), GB/s of codes + scales streamed:
+//!
+//! | kernels     | 288×288 | 768×288 | 288×768 | 32000×288 | 768×768 | 2048×768 | 768×2048 | 32000×768 |
+//! | ----------- | ------- | ------- | ------- | --------- | ------- | -------- | -------- | --------- |
+//! | scalar      | 3.7     | 3.6     | 3.6     | 3.9       | 3.6     | 3.7      | 3.5      | 3.6       |
+//! | avx2-1row   | 12.4    | 13.0    | 12.7    | 12.6      | 6.8     | 7.0      | 7.5      | 6.4       |
+//! | avx2        | 22.6    | 23.3    | 20.0    | 23.7      | 12.7    | 13.5     | 14.9     | 13.9      |
+//! | avx-vnni    | 23.1    | 21.9    | 18.6    | 24.3      | 12.5    | 13.1     | 15.8     | 14.0      |
+//! | avx512-vnni | 27.7    | 26.3    | 27.9    | 28.3      | 14.2    | 16.3     | 20.1     | 15.6      |
+//!
+//! For scale: a plain AVX-512 read loop with the same prefetch streams 17 MB at 24–27 GB/s
+//! and 123 MB at 13–17 GB/s on this machine, so the decode kernels run at memory speed. With
+//! the matrix in L2 ("hot", 288×288 … 768×2048) the compute ceilings are about 25 GB/s
+//! (avx2, avx-vnni) and 46–53 GB/s (avx512-vnni).
+//!
+//! 32 tokens (prefill), GOP/s (2·rows·cols·tokens per second): scalar 6.3–7.0, avx2-1row
+//! 14–24, avx2 46–49, avx-vnni 47–49, avx512-vnni 85–91 at every shape.
+//!
+//! Decode, `tinygpt bench` (128 tokens) on random-weight models, best of 4–6 runs, wall
+//! clock, same day and machine: stories15M shape 617 tok/s before → 1167 tok/s
+//! (avx512-vnni); stories110M shape 43 → 100 tok/s.
+//!
+//! So each tier is wired in where it wins: [`AVX_VNNI`] ties [`AVX2`] for one token and
+//! matches or beats it for batches, with 2 instead of 4–5 instructions per 32 codes; the 512-bit
+//! [`AVX512_VNNI`] wins everywhere (the 256-bit EVEX form of its step, used for odd group
+//! counts and gs 96/160…, is the same instruction as AVX-VNNI's). The f32 product stays the
+//! AVX2 one in every tier.
 
-use super::{scalar, Kernels, QActs, QRows};
+use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::x86_64::*;
 
 /// The AVX2 kernel set.
@@ -98,7 +133,7 @@ pub fn avx512vnni_available() -> bool {
 }
 
 /// Every x86_64 kernel set with its availability check, lowest tier first.
-pub const TIERS: [(&Kernels, fn() -> bool); 3] =
+pub const TIERS: [Tier; 3] =
     [(&AVX2, avx2_available), (&AVX_VNNI, avxvnni_available), (&AVX512_VNNI, avx512vnni_available)];
 
 /// The best x86_64 kernel set this CPU runs, if any.
@@ -292,7 +327,7 @@ unsafe fn q8_256<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups
     let blocks = gs / 32;
     let rows8 = rows - rows % 8;
     let (wq, ws, xq, xs, o) = (w.q.as_ptr(), w.s.as_ptr(), x.q.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
-    // SAFETY (whole body): every pointer below stays inside the slices whose lengths
+    // SAFETY: (whole body) every pointer below stays inside the slices whose lengths
     // check_q8 asserted: rows `r < rows` of `stride` codes and `groups` scales, tokens
     // `t < x.n` likewise, outputs `t * rows + r`. Offsets within a row are `g * gs + 32 * b + 32
     // <= stride`. The CPU features are the caller's contract.
@@ -483,7 +518,7 @@ unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
     let (gs, stride, rows) = (w.gs, w.stride, w.rows);
     let rows8 = rows - rows % 8;
     let (wq, ws, xq, xs, o) = (w.q.as_ptr(), w.s.as_ptr(), x.q.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
-    // SAFETY (whole body): as in q8_256, every pointer stays inside the slices whose
+    // SAFETY: (whole body) as in q8_256, every pointer stays inside the slices whose
     // lengths check_q8 asserted (rows r < rows of `stride` codes and `groups` scales, tokens
     // t < x.n likewise, outputs t * rows + r). 64-byte loads read offsets off..off + 64 with
     // off + 64 <= stride: gs == 32 reads groups g, g + 1 < groups; gs % 64 == 0 reads inside
