@@ -167,7 +167,9 @@ fn q8_group_sizes(k: &Kernels) {
 /// and a prefill batch.
 fn q8_model_shapes(k: &Kernels) {
     let mut seed = 77u64;
-    for &(rows, cols) in &[(288usize, 288usize), (768, 288), (288, 768), (1000, 288), (768, 768), (2048, 768), (768, 2048), (130, 768)] {
+    for &(rows, cols) in
+        &[(288usize, 288usize), (768, 288), (288, 768), (1000, 288), (768, 768), (2048, 768), (768, 2048), (130, 768)]
+    {
         for &n in &[1usize, 3, 32] {
             seed += 1;
             Q8Case::new(rows, cols, 32, n, seed, true, false).check(k);
