@@ -424,17 +424,6 @@ fn quantize_equals_reference() {
 }
 
 #[test]
-fn dot_f32_f16_is_dot_f32_of_the_widened_values() {
-    let mut rng = Rng(31);
-    for n in 0..80 {
-        let a: Vec<f32> = (0..n).map(|_| rng.f32() * 4.0).collect();
-        let b: Vec<half::f16> = (0..n).map(|_| half::f16::from_f32(rng.f32() * 4.0)).collect();
-        let wide: Vec<f32> = b.iter().map(|v| v.to_f32()).collect();
-        assert_eq!(dot_f32_f16(&a, &b).to_bits(), scalar::dot_f32(&a, &wide).to_bits(), "n={n}");
-    }
-}
-
-#[test]
 fn quantize_all_zero_group_has_zero_scale() {
     let x = [0.0f32; 40];
     let mut q = [1i8; 64];
