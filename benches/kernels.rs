@@ -50,9 +50,8 @@ mod before {
                     for b in 0..w.gs / 32 {
                         let off = g * w.gs + b * 32;
                         // SAFETY: off + 32 <= stride, rows and tokens in bounds (asserts).
-                        let (wv, xv) = unsafe {
-                            (_mm256_loadu_si256(wq.add(off).cast()), _mm256_loadu_si256(xq.add(off).cast()))
-                        };
+                        let (wv, xv) =
+                            unsafe { (_mm256_loadu_si256(wq.add(off).cast()), _mm256_loadu_si256(xq.add(off).cast())) };
                         let p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
                         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, ones));
                     }
@@ -185,7 +184,10 @@ fn main() {
     let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     println!("int8 matmul (gs {GS}), best of rounds; GB/s = weight+scale bytes streamed per second");
-    println!("{:<28} {:>4} {:<12} {:>5} {:>10} {:>8} {:>8}", "shape", "n", "kernels", "mode", "us/call", "GB/s", "GOP/s");
+    println!(
+        "{:<28} {:>4} {:<12} {:>5} {:>10} {:>8} {:>8}",
+        "shape", "n", "kernels", "mode", "us/call", "GB/s", "GOP/s"
+    );
     for &(name, rows, cols, pool) in SHAPES {
         for &n in &[1usize, 32] {
             let key = format!("{name} n={n}");

@@ -208,27 +208,6 @@ fn max_finite_abs(m: f32, v: f32) -> f32 {
 
 // ---- float operations (one implementation, every platform) ---------------------------------
 
-/// `a · b` for an f16 `b` (an f16 KV cache), in the eight-lane order of
-/// [`scalar::dot_f32`]; each f16 is widened to f32 exactly first.
-#[inline]
-pub fn dot_f32_f16(a: &[f32], b: &[half::f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let body = n - n % 8;
-    let mut l = [0.0f32; 8];
-    let mut i = 0;
-    while i < body {
-        for j in 0..8 {
-            l[j] += a[i + j] * b[i + j].to_f32();
-        }
-        i += 8;
-    }
-    let mut acc = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for j in body..n {
-        acc += a[j] * b[j].to_f32();
-    }
-    acc
-}
-
 /// RMSNorm: `o = x / sqrt(mean(x²) + eps) * w`.
 pub fn rmsnorm(o: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
     let mut ss = 0.0f32;

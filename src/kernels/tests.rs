@@ -167,7 +167,9 @@ fn q8_group_sizes(k: &Kernels) {
 /// and a prefill batch.
 fn q8_model_shapes(k: &Kernels) {
     let mut seed = 77u64;
-    for &(rows, cols) in &[(288usize, 288usize), (768, 288), (288, 768), (1000, 288), (768, 768), (2048, 768), (768, 2048), (130, 768)] {
+    for &(rows, cols) in
+        &[(288usize, 288usize), (768, 288), (288, 768), (1000, 288), (768, 768), (2048, 768), (768, 2048), (130, 768)]
+    {
         for &n in &[1usize, 3, 32] {
             seed += 1;
             Q8Case::new(rows, cols, 32, n, seed, true, false).check(k);
@@ -418,17 +420,6 @@ fn quantize_equals_reference() {
                 assert_eq!(sb(&s1), sb(&s2), "scales gs={gs} cols={cols} trial={trial}");
             }
         }
-    }
-}
-
-#[test]
-fn dot_f32_f16_is_dot_f32_of_the_widened_values() {
-    let mut rng = Rng(31);
-    for n in 0..80 {
-        let a: Vec<f32> = (0..n).map(|_| rng.f32() * 4.0).collect();
-        let b: Vec<half::f16> = (0..n).map(|_| half::f16::from_f32(rng.f32() * 4.0)).collect();
-        let wide: Vec<f32> = b.iter().map(|v| v.to_f32()).collect();
-        assert_eq!(dot_f32_f16(&a, &b).to_bits(), scalar::dot_f32(&a, &wide).to_bits(), "n={n}");
     }
 }
 

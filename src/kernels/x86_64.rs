@@ -489,13 +489,9 @@ unsafe fn reduce8x2(a: &[__m512i; 8]) -> (__m256i, __m256i) {
     // SAFETY: the features are the caller's contract.
     unsafe {
         // within each 128-bit lane: pairs of rows, then quads of rows
-        let pair = |x: __m512i, y: __m512i| {
-            _mm512_add_epi32(_mm512_unpacklo_epi32(x, y), _mm512_unpackhi_epi32(x, y))
-        };
+        let pair = |x: __m512i, y: __m512i| _mm512_add_epi32(_mm512_unpacklo_epi32(x, y), _mm512_unpackhi_epi32(x, y));
         let (s01, s23, s45, s67) = (pair(a[0], a[1]), pair(a[2], a[3]), pair(a[4], a[5]), pair(a[6], a[7]));
-        let quad = |x: __m512i, y: __m512i| {
-            _mm512_add_epi32(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y))
-        };
+        let quad = |x: __m512i, y: __m512i| _mm512_add_epi32(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
         // q0123's 128-bit lanes: rows 0..4 summed over lanes 0..4, 4..8 (A), 8..12, 12..16 (B)
         let (q0123, q4567) = (quad(s01, s23), quad(s45, s67));
         let p = _mm512_shuffle_i32x4::<0b10_00_10_00>(q0123, q4567); // L0, L2 of each
@@ -665,7 +661,8 @@ unsafe fn matmul_f32_avx2_inner(w: &[f32], rows: usize, cols: usize, x: &[f32], 
             let mut lanes = [0.0f32; 8];
             // SAFETY: `lanes` has room for 8 f32; storeu has no alignment requirement.
             unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), l) };
-            let mut acc = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+            let mut acc =
+                ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
             for j in body..cols {
                 acc += wr[j] * xt[j];
             }
