@@ -60,13 +60,14 @@ fn main() {
     } else {
         (0, 0)
     };
+    let kv_dim = kv_heads * head_size;
     let ws = |kv_bytes| {
         sizes::ws_total(&sizes::WsDims {
             dim,
             hidden_dim: hidden,
             n_layers: layers,
             q_dim,
-            kv_dim: kv_heads * head_size,
+            kv_dim,
             head_size,
             n_heads: heads,
             vocab_size: vocab,
@@ -99,6 +100,19 @@ fn main() {
         ws(4),
     );
     c("STATE_BYTES_F16_KV", "Exact workspace bytes for the full context with an f16 KV cache, batch 1.", ws(2));
+    writeln!(
+        out,
+        "/// Exact workspace bytes for a context of `ctx` tokens (1..=SEQ_LEN) with an f16 (`true`)\n\
+         /// or f32 KV cache, batch 1 — for `static` buffers sized at compile time. Returns 0 if\n\
+         /// `ctx` is out of range.\n\
+         pub const fn state_bytes_for(ctx: usize, f16_kv: bool) -> usize {{\n\
+         if ctx == 0 || ctx > {seq_len} {{ return 0; }}\n\
+         match crate::sizes::ws_total(&crate::sizes::WsDims {{ dim: {dim}, hidden_dim: {hidden}, n_layers: {layers}, \
+         q_dim: {q_dim}, kv_dim: {kv_dim}, head_size: {head_size}, n_heads: {heads}, vocab_size: {vocab}, ctx: ctx as u64, \
+         batch: 1, kv_bytes: if f16_kv {{ 2 }} else {{ 4 }}, qstride: {qstride}, qgroups: {qgroups} }}) {{\n\
+         Some(v) => v as usize,\nNone => 0,\n}}\n}}"
+    )
+    .unwrap();
     writeln!(
         out,
         "#[repr(C, align(64))]\nstruct Aligned<T: ?Sized>(T);\nstatic ALIGNED: Aligned<[u8; {}]> = Aligned(*include_bytes!({:?}));\n\

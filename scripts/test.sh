@@ -13,6 +13,10 @@ for t in "${need_targets[@]}"; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done
 
+step "setup: QEMU for the firmware tests"
+bash scripts/firmware_setup.sh
+export TINYGPT_FIRMWARE=require
+
 step "cargo test (unit, integration, doc tests)"
 cargo test --release --all-targets 2>&1 | tee /tmp/tinygpt-cargo-test.log
 cargo test --release --doc
@@ -22,5 +26,8 @@ for t in thumbv7em-none-eabihf riscv32imc-unknown-none-elf wasm32-unknown-unknow
   cargo build --release --lib --no-default-features --target "$t"
   echo "ok: $t"
 done
+
+step "WebAssembly: npm package under Node, demo page in headless Chromium"
+bash scripts/web_test.sh
 
 step "all tests passed"

@@ -68,22 +68,29 @@ pub struct Outcome {
     pub generated: usize,
 }
 
-/// Text held back while it could still be the start of a stop string.
-struct Holdback<'s> {
-    stops: &'s [&'s str],
+type Stop = heapless::String<MAX_STOP_BYTES>;
+
+/// Text held back while it could still be the start of a stop string. Owns copies of the
+/// stop strings (at most `MAX_STOPS × MAX_STOP_BYTES` bytes), so a [`Generation`] borrows
+/// nothing from its options.
+struct Holdback {
+    stops: heapless::Vec<Stop, MAX_STOPS>,
     buf: [u8; HOLD],
     len: usize,
 }
 
-impl<'s> Holdback<'s> {
-    fn new(stops: &'s [&'s str]) -> Result<Self> {
-        if stops.len() > MAX_STOPS {
-            return Err(Error::InvalidSetting { name: "stop", allowed: "at most 8 stop strings" });
+impl Holdback {
+    fn new(stops: &[&str]) -> Result<Self> {
+        let mut own = heapless::Vec::new();
+        for s in stops {
+            if s.is_empty() {
+                return Err(Error::InvalidSetting { name: "stop", allowed: "strings of 1 to 64 bytes" });
+            }
+            let st: Stop = heapless::String::try_from(*s)
+                .map_err(|_| Error::InvalidSetting { name: "stop", allowed: "strings of 1 to 64 bytes" })?;
+            own.push(st).map_err(|_| Error::InvalidSetting { name: "stop", allowed: "at most 8 stop strings" })?;
         }
-        if stops.iter().any(|s| s.is_empty() || s.len() > MAX_STOP_BYTES) {
-            return Err(Error::InvalidSetting { name: "stop", allowed: "strings of 1 to 64 bytes" });
-        }
-        Ok(Holdback { stops, buf: [0; HOLD], len: 0 })
+        Ok(Holdback { stops: own, buf: [0; HOLD], len: 0 })
     }
 
     fn held(&self) -> &str {
@@ -120,7 +127,7 @@ impl<'s> Holdback<'s> {
             self.buf[self.len..self.len + e.len()].copy_from_slice(e);
             self.len += e.len();
             let held = self.held();
-            if let Some(s) = self.stops.iter().find(|s| held.ends_with(**s)) {
+            if let Some(s) = self.stops.iter().find(|s| held.ends_with(s.as_str())) {
                 let keep = self.len - s.len();
                 self.release(keep, emit);
                 self.len = 0;
@@ -132,7 +139,7 @@ impl<'s> Holdback<'s> {
         let keep_from = held
             .char_indices()
             .map(|(i, _)| i)
-            .find(|&i| self.stops.iter().any(|s| s.starts_with(&held[i..])))
+            .find(|&i| self.stops.iter().any(|s| s.as_str().starts_with(&held[i..])))
             .unwrap_or(self.len);
         self.release(keep_from, emit);
         false
@@ -156,6 +163,163 @@ pub enum Event<'a> {
     Token(u32),
 }
 
+/// A generation in progress, advanced one token at a time with [`Generation::step`]: what a
+/// caller uses that must yield between tokens (an async iterator, a UI with a Stop button).
+/// [`generate`] is `start` plus `step` until done.
+pub struct Generation {
+    sampler: Sampler,
+    hold: Holdback,
+    dec: StreamDecoder,
+    eos: Option<u32>,
+    max_tokens: usize,
+    prompt_tokens: usize,
+    generated: usize,
+    done: Option<StopReason>,
+}
+
+impl Generation {
+    /// Encodes `prompt` into `prompt_buf`, resets the session and prefills it.
+    ///
+    /// # Errors
+    /// Tokenizer errors, [`Error::PromptTooLong`], [`Error::EmptyPrompt`], invalid sampler
+    /// settings or stop strings.
+    pub fn start(session: &mut Session<'_, '_>, prompt: &str, opts: &GenerateOptions<'_>, prompt_buf: &mut [u32]) -> Result<Self> {
+        // validate settings before any work
+        Sampler::new(opts.sampler)?;
+        Holdback::new(opts.stop)?;
+        let tok = *session.model().tokenizer();
+        let mut n = tok.encode(prompt, prompt_buf)?;
+        if n == 0 {
+            // An empty prompt starts from BOS (or, failing that, EOS: the document separator).
+            let start = tok.bos_id().or(tok.eos_id()).ok_or(Error::EmptyPrompt)?;
+            let slot = prompt_buf.first_mut().ok_or(Error::BufferTooSmall { what: "prompt", needed: 1 })?;
+            *slot = start;
+            n = 1;
+        }
+        Self::start_tokens(session, &prompt_buf[..n], opts)
+    }
+
+    /// Resets the session and prefills it with `prompt` token ids.
+    ///
+    /// # Errors
+    /// As [`Generation::start`].
+    pub fn start_tokens(session: &mut Session<'_, '_>, prompt: &[u32], opts: &GenerateOptions<'_>) -> Result<Self> {
+        let sampler = Sampler::new(opts.sampler)?;
+        let hold = Holdback::new(opts.stop)?;
+        session.reset();
+        session.prefill(prompt)?;
+        Ok(Generation {
+            sampler,
+            hold,
+            dec: StreamDecoder::new(),
+            eos: session.model().tokenizer().eos_id(),
+            max_tokens: opts.max_tokens,
+            prompt_tokens: prompt.len(),
+            generated: 0,
+            done: None,
+        })
+    }
+
+    /// The sampler settings in use.
+    pub fn sampler_config(&self) -> &SamplerConfig {
+        self.sampler.config()
+    }
+
+    /// The outcome so far (`stop_reason` is meaningful once [`Generation::is_done`]).
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            stop_reason: self.done.unwrap_or(StopReason::MaxTokens),
+            prompt_tokens: self.prompt_tokens,
+            generated: self.generated,
+        }
+    }
+
+    /// Whether generation has stopped.
+    pub fn is_done(&self) -> bool {
+        self.done.is_some()
+    }
+
+    /// Generates one token (its text and id go to `on`), or finishes: returns
+    /// `Some(reason)` once generation has stopped (all remaining text flushed to `on`).
+    /// Returning `false` from `on` for a `Token` event stops with [`StopReason::Cancelled`].
+    ///
+    /// # Errors
+    /// Session errors (none are expected after a successful start).
+    pub fn step(&mut self, session: &mut Session<'_, '_>, on: &mut dyn FnMut(Event<'_>) -> bool) -> Result<Option<StopReason>> {
+        if let Some(r) = self.done {
+            return Ok(Some(r));
+        }
+        if self.generated >= self.max_tokens {
+            return Ok(Some(self.finish(StopReason::MaxTokens, on)));
+        }
+        let id = {
+            let (logits, recent, scratch) = session.sampling_parts();
+            self.sampler.sample(logits, recent, scratch)?
+        };
+        if Some(id) == self.eos {
+            return Ok(Some(self.finish(StopReason::Eos, on)));
+        }
+        self.generated += 1;
+        let tok = *session.model().tokenizer();
+        let mut stopped = false;
+        let hold = &mut self.hold;
+        self.dec.push(&tok, id, &mut |s| {
+            if !stopped {
+                stopped = hold.push(s, &mut |r| {
+                    if !r.is_empty() {
+                        on(Event::Text(r));
+                    }
+                });
+            }
+        })?;
+        let go = on(Event::Token(id));
+        if stopped {
+            self.done = Some(StopReason::StopString);
+            return Ok(self.done);
+        }
+        if !go {
+            return Ok(Some(self.finish(StopReason::Cancelled, on)));
+        }
+        if session.pos() >= session.ctx() {
+            return Ok(Some(self.finish(StopReason::ContextFull, on)));
+        }
+        session.step(id)?;
+        Ok(None)
+    }
+
+    /// Stops now with [`StopReason::Cancelled`], flushing held text to `on`.
+    pub fn cancel(&mut self, on: &mut dyn FnMut(Event<'_>) -> bool) -> StopReason {
+        match self.done {
+            Some(r) => r,
+            None => self.finish(StopReason::Cancelled, on),
+        }
+    }
+
+    /// Flushes what the decoder and the hold-back buffer still hold, and records `reason`.
+    fn finish(&mut self, reason: StopReason, on: &mut dyn FnMut(Event<'_>) -> bool) -> StopReason {
+        let hold = &mut self.hold;
+        let mut stopped = false;
+        self.dec.finish(&mut |s| {
+            if !stopped {
+                stopped = hold.push(s, &mut |r| {
+                    if !r.is_empty() {
+                        on(Event::Text(r));
+                    }
+                });
+            }
+        });
+        if !stopped {
+            hold.flush(&mut |r| {
+                if !r.is_empty() {
+                    on(Event::Text(r));
+                }
+            });
+        }
+        self.done = Some(reason);
+        reason
+    }
+}
+
 /// Generates text for `prompt`, streaming [`Event`]s to `on`. Return `false` from `on` (for
 /// a `Token` event) to stop early with [`StopReason::Cancelled`].
 ///
@@ -172,18 +336,9 @@ pub fn generate(
     prompt_buf: &mut [u32],
     on: &mut dyn FnMut(Event<'_>) -> bool,
 ) -> Result<Outcome> {
-    let mut sampler = Sampler::new(opts.sampler)?;
-    let mut hold = Holdback::new(opts.stop)?;
-    let tok = *session.model().tokenizer();
-    let mut n = tok.encode(prompt, prompt_buf)?;
-    if n == 0 {
-        // An empty prompt starts from BOS (or, failing that, EOS: the document separator).
-        let start = tok.bos_id().or(tok.eos_id()).ok_or(Error::EmptyPrompt)?;
-        let slot = prompt_buf.first_mut().ok_or(Error::BufferTooSmall { what: "prompt", needed: 1 })?;
-        *slot = start;
-        n = 1;
-    }
-    run(session, &prompt_buf[..n], &mut sampler, &mut hold, opts.max_tokens, on)
+    let mut g = Generation::start(session, prompt, opts, prompt_buf)?;
+    while g.step(session, on)?.is_none() {}
+    Ok(g.outcome())
 }
 
 /// [`generate`] from token ids instead of text.
@@ -196,76 +351,7 @@ pub fn generate_tokens(
     opts: &GenerateOptions<'_>,
     on: &mut dyn FnMut(Event<'_>) -> bool,
 ) -> Result<Outcome> {
-    let mut sampler = Sampler::new(opts.sampler)?;
-    let mut hold = Holdback::new(opts.stop)?;
-    run(session, prompt, &mut sampler, &mut hold, opts.max_tokens, on)
-}
-
-fn run(
-    session: &mut Session<'_, '_>,
-    prompt: &[u32],
-    sampler: &mut Sampler,
-    hold: &mut Holdback<'_>,
-    max_tokens: usize,
-    on: &mut dyn FnMut(Event<'_>) -> bool,
-) -> Result<Outcome> {
-    session.reset();
-    session.prefill(prompt)?;
-    let tok = *session.model().tokenizer();
-    let eos = tok.eos_id();
-    let mut dec = StreamDecoder::new();
-    let mut generated = 0;
-    let reason = loop {
-        if generated >= max_tokens {
-            break StopReason::MaxTokens;
-        }
-        let id = {
-            let (logits, recent, scratch) = session.sampling_parts();
-            sampler.sample(logits, recent, scratch)?
-        };
-        if Some(id) == eos {
-            break StopReason::Eos;
-        }
-        generated += 1;
-        let mut stopped = false;
-        dec.push(&tok, id, &mut |s| {
-            if !stopped {
-                stopped = hold.push(s, &mut |r| {
-                    if !r.is_empty() {
-                        on(Event::Text(r));
-                    }
-                });
-            }
-        })?;
-        let go = on(Event::Token(id));
-        if stopped {
-            return Ok(Outcome { stop_reason: StopReason::StopString, prompt_tokens: prompt.len(), generated });
-        }
-        if !go {
-            break StopReason::Cancelled;
-        }
-        if session.pos() >= session.ctx() {
-            break StopReason::ContextFull;
-        }
-        session.step(id)?;
-    };
-    // flush what the decoder and the hold-back buffer still hold
-    let mut stopped = false;
-    dec.finish(&mut |s| {
-        if !stopped {
-            stopped = hold.push(s, &mut |r| {
-                if !r.is_empty() {
-                    on(Event::Text(r));
-                }
-            });
-        }
-    });
-    if !stopped {
-        hold.flush(&mut |r| {
-            if !r.is_empty() {
-                on(Event::Text(r));
-            }
-        });
-    }
-    Ok(Outcome { stop_reason: reason, prompt_tokens: prompt.len(), generated })
+    let mut g = Generation::start_tokens(session, prompt, opts)?;
+    while g.step(session, on)?.is_none() {}
+    Ok(g.outcome())
 }

@@ -13,6 +13,7 @@ extern crate std;
 pub mod error;
 pub mod format;
 pub mod generate;
+pub mod info;
 pub mod kernels;
 pub mod sampler;
 pub mod tokenizer;

@@ -364,8 +364,8 @@ fn matmul(
     let (span, by_rows) = if n == 1 { (rows, true) } else { (n, false) };
     let parts = threads.min(span).max(1);
     let bounds = |c: usize| {
-        // row chunks are multiples of 4 so kernels that block rows by 4 keep their blocks
-        let unit = if by_rows { 4 } else { 1 };
+        // row chunks are multiples of 8 so kernels that block rows by 8 keep their blocks
+        let unit = if by_rows { 8 } else { 1 };
         let per = span.div_ceil(parts).div_ceil(unit) * unit;
         ((c * per).min(span), ((c + 1) * per).min(span))
     };

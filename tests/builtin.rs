@@ -21,6 +21,15 @@ fn builtin_model_loads_and_consts_match() {
         state_bytes(c, &SessionOptions { kv: KvDtype::F16, ..Default::default() }).unwrap()
     );
     assert_eq!(builtin::MODEL.as_ptr() as usize % 64, 0);
+    for ctx in [1usize, 17, 128, c.seq_len] {
+        for (f16, kv) in [(false, KvDtype::F32), (true, KvDtype::F16)] {
+            let want = state_bytes(c, &SessionOptions { ctx, kv, ..Default::default() }).unwrap();
+            assert_eq!(builtin::state_bytes_for(ctx, f16), want, "ctx {ctx} f16 {f16}");
+        }
+    }
+    assert_eq!(builtin::state_bytes_for(0, false), 0);
+    assert_eq!(builtin::state_bytes_for(c.seq_len + 1, false), 0);
+    assert_eq!(builtin::state_bytes_for(c.seq_len, false), builtin::STATE_BYTES);
 }
 
 #[test]

@@ -739,7 +739,6 @@ fn llama_tok_model() -> AlignedBytes {
 /// release builds (measured: pointer % 4 == 2, len 512); the `debug_assert` in `f32s` fires in
 /// debug builds. Larger layers panic on the slice bounds or on `layer * LAYER_SLOTS` overflow.
 #[test]
-#[ignore = "needs fix: Model::entry must reject layer >= n_layers (src/format/mod.rs)"]
 fn vector_and_matrix_past_the_last_layer_are_absent_not_garbage() {
     use tinygpt::format::layout::Slot;
     let a = llama_tok_model();
@@ -759,7 +758,6 @@ fn vector_and_matrix_past_the_last_layer_are_absent_not_garbage() {
 /// or an error. Only reachable by calling them before `validate` (parse and `state_bytes`
 /// validate first), but they are public.
 #[test]
-#[ignore = "needs fix: Config::groups must not divide by a zero group_size (src/format/config.rs)"]
 fn groups_of_an_unvalidated_q8_config_do_not_panic() {
     let c = Config { dtype: DType::Q8, group_size: 0, ..*Model::from_bytes(session_model().as_slice()).unwrap().config() };
     assert!(c.validate().is_err());

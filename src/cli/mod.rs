@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::format::{AlignedBytes, DType, Model};
-use crate::session::{state_bytes, KvDtype, Session, SessionOptions};
+use crate::session::{state_bytes, Session, SessionOptions};
 
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {
@@ -100,7 +100,8 @@ struct GenerateArgs {
     /// Stop when this string appears (repeatable; not included in the output).
     #[arg(long)]
     stop: Vec<String>,
-    /// Print one JSON object {"tokens", "text", "stop_reason"} instead of streaming text.
+    /// Print one JSON object {"tokens", "text", "stop_reason"} (generated tokens and text only)
+    /// instead of streaming the prompt and its continuation.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -218,10 +219,6 @@ impl Failure {
     }
 }
 
-fn model_err(e: crate::Error) -> Failure {
-    Failure::new(exit::MODEL, format!("invalid model: {e}"))
-}
-
 fn input_err(e: crate::Error) -> Failure {
     Failure::new(exit::INPUT, e.to_string())
 }
@@ -283,35 +280,9 @@ fn cmd_logits(a: &LogitsArgs) -> Result<(), Failure> {
 }
 
 fn info_json(m: &Model<'_>) -> Result<serde_json::Value, Failure> {
-    let c = m.config();
-    let ctx = SessionOptions::default();
-    let sb = state_bytes(c, &ctx).map_err(model_err)?;
-    let sb16 = state_bytes(c, &SessionOptions { kv: KvDtype::F16, ..ctx }).map_err(model_err)?;
-    Ok(json!({
-        "architecture": match c.arch { crate::Arch::Gpt2 => "gpt2", crate::Arch::Llama => "llama" },
-        "dtype": match c.dtype { DType::F32 => "f32", DType::Q8 => "q8" },
-        "group_size": c.group_size,
-        "dim": c.dim,
-        "hidden_dim": c.hidden_dim,
-        "n_layers": c.n_layers,
-        "n_heads": c.n_heads,
-        "n_kv_heads": c.n_kv_heads,
-        "head_size": c.head_size,
-        "vocab_size": c.vocab_size,
-        "seq_len": c.seq_len,
-        "norm": format!("{:?}", c.norm).to_lowercase(),
-        "norm_eps": c.norm_eps,
-        "activation": format!("{:?}", c.act).to_lowercase(),
-        "position": format!("{:?}", c.pos).to_lowercase(),
-        "rope_theta": c.rope_theta,
-        "tied_embeddings": c.tied,
-        "bias": c.bias,
-        "model_bytes": m.bytes().len(),
-        "weight_bytes": m.weight_bytes(),
-        "tokenizer_bytes": m.tokenizer_bytes(),
-        "state_bytes": sb,
-        "state_bytes_f16_kv": sb16,
-    }))
+    let mut text = String::new();
+    crate::info::write_json(m, &mut text).map_err(|_| Failure::new(exit::IO, "info: formatting failed"))?;
+    serde_json::from_str(&text).map_err(|e| Failure::new(exit::IO, format!("info: {e}")))
 }
 
 fn cmd_info(a: &ModelArg) -> Result<(), Failure> {
@@ -433,6 +404,10 @@ fn cmd_generate(a: &GenerateArgs) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let mut io_err = None;
     let json = a.json;
+    if !json {
+        // echo the prompt, then stream the continuation after it
+        let _ = out.write_all(a.prompt.as_bytes()).and_then(|_| out.flush());
+    }
     let outcome = generate(&mut s, &a.prompt, &opts, &mut prompt_buf, &mut |e| {
         match e {
             Event::Text(t) => {

@@ -125,7 +125,7 @@ impl Config {
     pub fn groups(&self, cols: usize) -> usize {
         match self.dtype {
             DType::F32 => 1,
-            DType::Q8 => cols.div_ceil(self.group_size),
+            DType::Q8 => cols.div_ceil(self.group_size.max(1)),
         }
     }
 
@@ -134,7 +134,7 @@ impl Config {
     pub fn row_stride(&self, cols: usize) -> usize {
         match self.dtype {
             DType::F32 => cols,
-            DType::Q8 => self.groups(cols) * self.group_size,
+            DType::Q8 => self.groups(cols) * self.group_size.max(1),
         }
     }
 

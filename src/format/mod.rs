@@ -303,8 +303,12 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// The f32 vector in `slot` of `layer`, or `None` if the config has no such tensor.
+    /// The f32 vector in `slot` of `layer`, or `None` if the config has no such tensor (or
+    /// `layer` is past the last layer, for a per-layer slot).
     pub fn vector(&self, slot: Slot, layer: usize) -> Option<&'a [f32]> {
+        if slot.index(0) >= GLOBAL_SLOTS && layer >= self.config.n_layers {
+            return None;
+        }
         let e = self.entry(slot, layer);
         if e.dtype == T_ABSENT {
             return None;

@@ -1,5 +1,12 @@
-//! Every kernel the machine can run equals the scalar kernel bit for bit, on random inputs
-//! with the int8 extremes and lengths that are not multiples of the vector width.
+//! Every kernel set equals the scalar kernels bit for bit.
+//!
+//! `kernel_set_tests!` stamps one test module per kernel set (tract's pattern). Each test
+//! first checks, at run time, that this machine (or emulator) runs the set's ISA and returns
+//! early, saying so on stderr, when it does not. Inputs: random codes biased towards the
+//! int8 extremes (weights -128 and 127, activations -127 and 127), group sizes 32, 64, 96,
+//! 128, 1024 and ones the SIMD kernels do not take (4, 8, 16, 36), every width from 1 to 800
+//! (so every tail), the model shapes, rows that are not a multiple of 8 (or 4), several
+//! tokens, and hostile scales (zero, negative, subnormal, huge, infinite, NaN).
 
 extern crate std;
 use std::vec;
@@ -27,64 +34,292 @@ impl Rng {
             _ => self.next() as i8,
         }
     }
-}
-
-/// All kernel sets this machine can run (the scalar one included).
-fn runnable() -> Vec<&'static Kernels> {
-    let mut v = vec![scalar()];
-    #[cfg(target_arch = "x86_64")]
-    if x86_64::avx2_available() {
-        v.push(&x86_64::AVX2);
-    }
-    v.push(best());
-    v
-}
-
-fn check_q8(rows: usize, cols: usize, gs: usize, n: usize, seed: u64) {
-    let mut rng = Rng(seed);
-    let groups = cols.div_ceil(gs);
-    let stride = groups * gs;
-    let mut wq = vec![0i8; rows * stride];
-    for r in 0..rows {
-        for c in 0..cols {
-            wq[r * stride + c] = rng.i8_w();
-        }
-    }
-    let ws: Vec<f32> = (0..rows * groups).map(|_| rng.f32().abs() * 0.1).collect();
-    let mut xq = vec![0i8; n * stride];
-    let mut xs = vec![0f32; n * groups];
-    for t in 0..n {
-        let mut x: Vec<f32> = (0..cols).map(|_| rng.f32() * 3.0).collect();
-        if t == 0 && cols > 2 {
-            x[0] = 100.0; // forces a code of exactly 127 / -127
-            x[1] = -100.0;
-        }
-        quantize(&x, gs, &mut xq[t * stride..(t + 1) * stride], &mut xs[t * groups..(t + 1) * groups]);
-    }
-    let w = QRows { q: &wq, s: &ws, rows, stride, gs };
-    let x = QActs { q: &xq, s: &xs, n };
-    let mut want = vec![0f32; n * rows];
-    scalar::matmul_q8(&w, &x, &mut want);
-    for k in runnable() {
-        let mut got = vec![f32::NAN; n * rows];
-        (k.matmul_q8)(&w, &x, &mut got);
-        for (i, (a, b)) in want.iter().zip(&got).enumerate() {
-            assert_eq!(a.to_bits(), b.to_bits(), "{} q8 rows={rows} cols={cols} gs={gs} n={n} at {i}", k.name);
+    fn i8_x(&mut self) -> i8 {
+        // activations are in [-127, 127] (what `quantize` produces)
+        match self.next() % 8 {
+            0 => -127,
+            1 => 127,
+            _ => ((self.next() % 255) as i32 - 127) as i8,
         }
     }
 }
 
-#[test]
-fn q8_kernels_equal_scalar() {
-    let mut seed: u64 = 0x1234_5678_9abc_def1;
-    for &gs in &[32usize, 64, 128, 4, 8, 96] {
-        for &cols in &[1usize, 3, 31, 32, 33, 64, 96, 172, 288, 352, 768] {
-            for &(rows, n) in &[(1usize, 1usize), (7, 1), (33, 3)] {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                check_q8(rows, cols, gs, n, seed | 1);
+/// Scales of the kinds a hostile file may hold.
+fn hostile_scale(rng: &mut Rng) -> f32 {
+    match rng.next() % 16 {
+        0 => 0.0,
+        1 => -0.5,
+        2 => f32::MIN_POSITIVE / 8.0, // subnormal
+        3 => 3.0e38,
+        4 => f32::INFINITY,
+        5 => f32::NAN,
+        6 => -0.0,
+        _ => rng.f32() * 0.1,
+    }
+}
+
+/// Equal bits, except that any NaN equals any NaN (NaN payloads are not part of the
+/// contract: IEEE leaves them to the operand order).
+fn same(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+struct Q8Case {
+    rows: usize,
+    stride: usize,
+    gs: usize,
+    n: usize,
+    wq: Vec<i8>,
+    ws: Vec<f32>,
+    xq: Vec<i8>,
+    xs: Vec<f32>,
+}
+
+impl Q8Case {
+    /// Random codes; activations either quantized from random floats (`quantized`) or drawn
+    /// directly; scales hostile when `hostile`.
+    fn new(rows: usize, cols: usize, gs: usize, n: usize, seed: u64, quantized: bool, hostile: bool) -> Self {
+        let mut rng = Rng(seed | 1);
+        let groups = cols.div_ceil(gs);
+        let stride = groups * gs;
+        let mut wq = vec![0i8; rows * stride];
+        for r in 0..rows {
+            for c in 0..cols {
+                wq[r * stride + c] = rng.i8_w();
+            }
+        }
+        let ws: Vec<f32> =
+            (0..rows * groups).map(|_| if hostile { hostile_scale(&mut rng) } else { rng.f32().abs() * 0.1 }).collect();
+        let mut xq = vec![0i8; n * stride];
+        let mut xs = vec![0f32; n * groups];
+        for t in 0..n {
+            if quantized {
+                let mut x: Vec<f32> = (0..cols).map(|_| rng.f32() * 3.0).collect();
+                if cols > 2 {
+                    x[0] = 100.0; // forces codes of exactly 127 and -127
+                    x[1] = -100.0;
+                }
+                quantize(&x, gs, &mut xq[t * stride..(t + 1) * stride], &mut xs[t * groups..(t + 1) * groups]);
+            } else {
+                for c in 0..cols {
+                    xq[t * stride + c] = rng.i8_x();
+                }
+                for g in 0..groups {
+                    xs[t * groups + g] = if hostile { hostile_scale(&mut rng) } else { rng.f32().abs() * 0.05 };
+                }
+            }
+        }
+        Q8Case { rows, stride, gs, n, wq, ws, xq, xs }
+    }
+
+    fn run(&self, k: &Kernels) -> Vec<f32> {
+        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs };
+        let x = QActs { q: &self.xq, s: &self.xs, n: self.n };
+        let mut out = vec![f32::NAN; self.n * self.rows];
+        (k.matmul_q8)(&w, &x, &mut out);
+        out
+    }
+
+    fn check(&self, k: &Kernels) {
+        let want = self.run(scalar());
+        let got = self.run(k);
+        for (i, (&a, &b)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                same(a, b),
+                "{} q8 rows={} stride={} gs={} n={}: out[{i}] = {b:?} ({:#010x}), scalar {a:?} ({:#010x})",
+                k.name,
+                self.rows,
+                self.stride,
+                self.gs,
+                self.n,
+                b.to_bits(),
+                a.to_bits()
+            );
+        }
+    }
+}
+
+/// Every width 1..=800 at group sizes 32 and 64 (rows 9: one block of 8 and a tail row).
+fn q8_all_widths(k: &Kernels) {
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    for &gs in &[32usize, 64] {
+        for cols in 1..=800 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            Q8Case::new(9, cols, gs, 1 + cols % 3, seed, cols % 2 == 0, false).check(k);
+        }
+    }
+}
+
+/// Other group sizes, SIMD-friendly or not, at widths with tails, several row counts.
+fn q8_group_sizes(k: &Kernels) {
+    let mut seed = 0x0bad_cafe_f00d_0001u64;
+    for &gs in &[4usize, 8, 16, 36, 96, 128, 160, 1024] {
+        for &cols in &[1usize, 3, 31, 32, 33, 64, 96, 172, 288, 352, 768, 800, 1100] {
+            for &(rows, n) in &[(1usize, 1usize), (7, 1), (8, 2), (33, 3), (20, 5)] {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                Q8Case::new(rows, cols, gs, n, seed, seed % 3 == 0, false).check(k);
             }
         }
     }
+}
+
+/// The stories15M / stories110M matrix shapes (smaller row counts for the heads), one token
+/// and a prefill batch.
+fn q8_model_shapes(k: &Kernels) {
+    let mut seed = 77u64;
+    for &(rows, cols) in
+        &[(288usize, 288usize), (768, 288), (288, 768), (1000, 288), (768, 768), (2048, 768), (768, 2048), (130, 768)]
+    {
+        for &n in &[1usize, 3, 32] {
+            seed += 1;
+            Q8Case::new(rows, cols, 32, n, seed, true, false).check(k);
+        }
+    }
+}
+
+/// The largest |isum| possible: every weight -128 against activations of ±127, gs 1024.
+fn q8_extremes(k: &Kernels) {
+    for &gs in &[32usize, 64, 1024] {
+        for &xv in &[127i8, -127] {
+            for &wv in &[-128i8, 127] {
+                let (rows, cols, n) = (11, 2048, 2);
+                let mut c = Q8Case::new(rows, cols, gs, n, 5, false, false);
+                c.wq.iter_mut().for_each(|v| *v = wv);
+                c.xq.iter_mut().for_each(|v| *v = xv);
+                c.ws.iter_mut().for_each(|v| *v = 1.0);
+                c.xs.iter_mut().for_each(|v| *v = 1.0);
+                let out = c.run(k);
+                let groups = cols / gs;
+                let isum = gs as f32 * (wv as f32 * xv as f32);
+                // every group contributes the same exact value; check the sum independently
+                let mut want = 0.0f32;
+                for _ in 0..groups {
+                    want += isum;
+                }
+                assert!(out.iter().all(|&o| o == want), "{} extremes gs={gs} w={wv} x={xv}", k.name);
+                c.check(k);
+            }
+        }
+    }
+}
+
+/// Hostile scales: zero, negative, subnormal, huge, infinite, NaN.
+fn q8_hostile_scales(k: &Kernels) {
+    let mut seed = 991u64;
+    for &gs in &[32usize, 64, 96] {
+        for &(rows, cols, n) in &[(8usize, 288usize, 1usize), (17, 172, 2), (9, 800, 3)] {
+            seed += 1;
+            Q8Case::new(rows, cols, gs, n, seed, false, true).check(k);
+        }
+    }
+}
+
+fn f32_widths(k: &Kernels) {
+    let mut rng = Rng(99);
+    for cols in (1..=80).chain([172, 288, 768]) {
+        for &(rows, n) in &[(1usize, 1usize), (5, 2)] {
+            let w: Vec<f32> = (0..rows * cols).map(|_| rng.f32()).collect();
+            let x: Vec<f32> = (0..n * cols).map(|_| rng.f32() * 10.0).collect();
+            let mut want = vec![0f32; n * rows];
+            scalar::matmul_f32(&w, rows, cols, &x, n, &mut want);
+            let mut got = vec![f32::NAN; n * rows];
+            (k.matmul_f32)(&w, rows, cols, &x, n, &mut got);
+            for (a, b) in want.iter().zip(&got) {
+                assert_eq!(a.to_bits(), b.to_bits(), "{} f32 rows={rows} cols={cols}", k.name);
+            }
+        }
+    }
+}
+
+/// One test module per kernel set: `kernel_set_tests!(name, runs_here, kernels)`.
+macro_rules! kernel_set_tests {
+    ($name:ident, $runs:expr, $k:expr) => {
+        mod $name {
+            use super::*;
+
+            fn set() -> Option<&'static Kernels> {
+                if $runs {
+                    Some($k)
+                } else {
+                    std::eprintln!("skipped: this CPU does not run the {} kernels", stringify!($name));
+                    None
+                }
+            }
+
+            #[test]
+            fn q8_all_widths_equal_scalar() {
+                if let Some(k) = set() {
+                    super::q8_all_widths(k);
+                }
+            }
+            #[test]
+            fn q8_group_sizes_equal_scalar() {
+                if let Some(k) = set() {
+                    super::q8_group_sizes(k);
+                }
+            }
+            #[test]
+            fn q8_model_shapes_equal_scalar() {
+                if let Some(k) = set() {
+                    super::q8_model_shapes(k);
+                }
+            }
+            #[test]
+            fn q8_extremes_exact() {
+                if let Some(k) = set() {
+                    super::q8_extremes(k);
+                }
+            }
+            #[test]
+            fn q8_hostile_scales_equal_scalar() {
+                if let Some(k) = set() {
+                    super::q8_hostile_scales(k);
+                }
+            }
+            #[test]
+            fn f32_equal_scalar() {
+                if let Some(k) = set() {
+                    super::f32_widths(k);
+                }
+            }
+        }
+    };
+}
+
+kernel_set_tests!(scalar_set, true, scalar());
+kernel_set_tests!(best_set, true, best());
+#[cfg(target_arch = "x86_64")]
+kernel_set_tests!(x86_64_avx2, x86_64::avx2_available(), &x86_64::AVX2);
+#[cfg(target_arch = "x86_64")]
+kernel_set_tests!(x86_64_avx_vnni, x86_64::avxvnni_available(), &x86_64::AVX_VNNI);
+#[cfg(target_arch = "x86_64")]
+kernel_set_tests!(x86_64_avx512_vnni, x86_64::avx512vnni_available(), &x86_64::AVX512_VNNI);
+#[cfg(target_arch = "aarch64")]
+kernel_set_tests!(aarch64_neon, aarch64::neon_available(), &aarch64::NEON);
+#[cfg(target_arch = "aarch64")]
+kernel_set_tests!(aarch64_neon_dotprod, aarch64::dotprod_available(), &aarch64::NEON_DOTPROD);
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+kernel_set_tests!(wasm32_simd128, true, &wasm32::SIMD128);
+
+/// The test suite itself can fail: a kernel that is wrong by one code is caught.
+#[test]
+fn checker_catches_an_off_by_one_kernel() {
+    fn broken(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+        let mut wq = w.q.to_vec();
+        wq[0] = wq[0].wrapping_add(1);
+        scalar::matmul_q8(&QRows { q: &wq, ..*w }, x, out);
+    }
+    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: scalar::matmul_f32 };
+    let c = Q8Case::new(3, 64, 32, 1, 3, true, false);
+    let r = std::panic::catch_unwind(|| c.check(&BROKEN));
+    assert!(r.is_err(), "a kernel off by one code must fail the check");
+}
+
+#[test]
+fn runnable_lists_scalar_first_and_best() {
+    let r = runnable();
+    assert_eq!(r[0].name, "scalar");
+    assert!(r.iter().any(|k| k.name == best().name), "best() = {} is not in runnable()", best().name);
 }
 
 #[test]
@@ -107,21 +342,82 @@ fn q8_scalar_matches_integer_math() {
     }
 }
 
+/// The original branchy `quantize`, kept as the reference for the branch-free one.
+#[allow(clippy::needless_range_loop)]
+fn quantize_reference(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
+    fn round_away(v: f32) -> i32 {
+        if v >= 0.0 {
+            (v + 0.5) as i32
+        } else {
+            (v - 0.5) as i32
+        }
+    }
+    let groups = x.len().div_ceil(gs);
+    for g in 0..groups {
+        let lo = g * gs;
+        let hi = (lo + gs).min(x.len());
+        let mut amax = 0.0f32;
+        for &v in &x[lo..hi] {
+            let a = v.abs();
+            if a > amax && a.is_finite() {
+                amax = a;
+            }
+        }
+        let scale = amax / 127.0;
+        s[g] = scale;
+        let inv = if scale > 0.0 { 127.0 / amax } else { 0.0 };
+        for i in lo..hi {
+            let v = x[i] * inv;
+            q[i] = if v.is_finite() { round_away(v).clamp(-127, 127) as i8 } else { 0 };
+        }
+        for c in &mut q[hi..lo + gs] {
+            *c = 0;
+        }
+    }
+}
+
 #[test]
-fn f32_kernels_equal_scalar() {
-    let mut rng = Rng(99);
-    for &cols in &[1usize, 7, 8, 9, 63, 64, 65, 172, 288] {
-        for &(rows, n) in &[(1usize, 1usize), (5, 2)] {
-            let w: Vec<f32> = (0..rows * cols).map(|_| rng.f32()).collect();
-            let x: Vec<f32> = (0..n * cols).map(|_| rng.f32() * 10.0).collect();
-            let mut want = vec![0f32; n * rows];
-            scalar::matmul_f32(&w, rows, cols, &x, n, &mut want);
-            for k in runnable() {
-                let mut got = vec![f32::NAN; n * rows];
-                (k.matmul_f32)(&w, rows, cols, &x, n, &mut got);
-                for (a, b) in want.iter().zip(&got) {
-                    assert_eq!(a.to_bits(), b.to_bits(), "{} f32 rows={rows} cols={cols}", k.name);
-                }
+fn quantize_equals_reference() {
+    let mut rng = Rng(4242);
+    let special = [
+        0.0f32,
+        -0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MIN_POSITIVE / 4.0,
+        -f32::MIN_POSITIVE / 4.0,
+        f32::MAX,
+        -f32::MAX,
+        1.0e-30,
+        0.5,
+        -0.5,
+        1.5,
+        -2.5,
+        127.0,
+        -127.0,
+    ];
+    for &gs in &[4usize, 8, 32, 36, 64, 1024] {
+        for cols in (1..=70usize).chain([288, 768, 1100]) {
+            for trial in 0..4 {
+                let x: Vec<f32> = (0..cols)
+                    .map(|i| match (trial, rng.next() % 6) {
+                        (0, _) => rng.f32() * 3.0,
+                        (1, 0) => special[rng.next() as usize % special.len()],
+                        // values that land exactly on .5 after scaling by 127 / 127
+                        (2, _) => ((rng.next() % 255) as f32 - 127.0) + if i % 2 == 0 { 0.5 } else { 0.0 },
+                        (3, _) => special[rng.next() as usize % special.len()],
+                        _ => rng.f32() * 1.0e-3,
+                    })
+                    .collect();
+                let groups = cols.div_ceil(gs);
+                let (mut q1, mut s1) = (vec![7i8; groups * gs], vec![7f32; groups]);
+                let (mut q2, mut s2) = (vec![7i8; groups * gs], vec![7f32; groups]);
+                quantize(&x, gs, &mut q1, &mut s1);
+                quantize_reference(&x, gs, &mut q2, &mut s2);
+                assert_eq!(q1, q2, "codes gs={gs} cols={cols} trial={trial}");
+                let sb = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(sb(&s1), sb(&s2), "scales gs={gs} cols={cols} trial={trial}");
             }
         }
     }

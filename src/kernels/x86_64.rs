@@ -1,87 +1,635 @@
-//! x86_64 kernels (AVX2). Each one reproduces its scalar twin's arithmetic exactly: the
-//! integer part is exact whatever the order, and the float part follows the scalar order.
+//! x86_64 kernels, in tiers: AVX2 → AVX-VNNI → AVX-512 VNNI. Each tier replaces only the
+//! table entries it wins (tract's `plug` shape); [`best`] picks the highest tier the CPU runs.
+//! Every kernel reproduces its scalar twin's arithmetic exactly: the integer part is exact
+//! whatever the order, and the float part follows the scalar order.
+//!
+//! # The int8 product (all tiers)
+//!
+//! Eight rows are done together against the same activation block. For each group `g` every
+//! row gets an `i32x8` vector of partial sums of its codes; a transposing horizontal-add tree
+//! turns the eight vectors into one vector holding the eight rows' exact `isum_g`. That
+//! vector is converted to f32 and multiplied by `w_scale[r, g] * x_scale[t, g]` lane by lane
+//! (lane = row), and added to the eight row accumulators. So every row still sees
+//! `acc += isum_g as f32 * (ws * xs)` for `g = 0, 1, …` starting from `0.0`, the scalar order,
+//! with no fused multiply-add. The weight block (8 rows) stays in L1 while all tokens of a
+//! batch pass over it. Rows beyond the last multiple of 8 go through a one-row loop.
+//!
+//! How a tier gets the partial sums of 32 codes:
+//! - AVX2: `maddubs(|w|, x·sign(w))` then `madd(·, 1)`. `|w| ≤ 128` fits u8, `|x| ≤ 127` so
+//!   `x·sign(w)` fits i8, and a pair sums to at most `2·128·127 = 32512 < 2^15`: no saturation.
+//! - AVX-VNNI / AVX-512 VNNI: `dpbusd(acc, w ^ 0x80, x)` = `Σ (w + 128)·x` (`w + 128` is in
+//!   `[0, 255]`, so any i8 weight, `-128` included, is an exact u8), and the accumulator starts
+//!   at `-128·Σx` (one more `dpbusd` per group and row block, shared by the eight rows).
+//!   `dpbusd` adds in i32 without saturation, so the result is the exact `Σ w·x`.
+//!
+//! Activation codes must be in `[-127, 127]` (what [`super::quantize`] produces; the AVX2
+//! sign trick needs it). Weights may be any i8.
+//!
+//! While the first token of a batch streams a row block, the block 8 KiB or more further
+//! down is prefetched at the same offsets (see `PF_DIST`): worth 15–45% for matrices read
+//! from DRAM.
+//!
+//! # Measurements
+//!
+//! 2026-11-28, this project's 2-core KVM guest, Intel Xeon model 207 (Emerald Rapids; AVX2,
+//! AVX-VNNI, AVX-512 VNNI; 2 MiB L2 per core, about 32 to 48 MiB of the 300 MiB L3 usable),
+//! `cargo bench --bench kernels`: best thread-CPU time of 20 rounds, best of 3 runs, on a
+//! shared and noisy machine (±15%). gs 32. "cold": each call reads another copy of the matrix
+//! from a pool the size of the model (17 MB for the 15M shapes, from L3; 128 MB for the 110M
+//! shapes, mostly from DRAM), as decoding does. `avx2-1row` is the kernel this file had
+//! before (one row, one group, one horizontal sum at a time), kept in the benchmark.
+//!
+//! One token (decode), GB/s of codes + scales streamed:
+//!
+//! | kernels     | 288×288 | 768×288 | 288×768 | 32000×288 | 768×768 | 2048×768 | 768×2048 | 32000×768 |
+//! | ----------- | ------- | ------- | ------- | --------- | ------- | -------- | -------- | --------- |
+//! | scalar      | 3.7     | 3.6     | 3.6     | 3.9       | 3.6     | 3.7      | 3.5      | 3.6       |
+//! | avx2-1row   | 12.4    | 13.0    | 12.7    | 12.6      | 6.8     | 7.0      | 7.5      | 6.4       |
+//! | avx2        | 22.6    | 23.3    | 20.0    | 23.7      | 12.7    | 13.5     | 14.9     | 13.9      |
+//! | avx-vnni    | 23.1    | 21.9    | 18.6    | 24.3      | 12.5    | 13.1     | 15.8     | 14.0      |
+//! | avx512-vnni | 27.7    | 26.3    | 27.9    | 28.3      | 14.2    | 16.3     | 20.1     | 15.6      |
+//!
+//! For scale: a plain AVX-512 read loop with the same prefetch streams 17 MB at 24–27 GB/s
+//! and 123 MB at 13–17 GB/s on this machine, so the decode kernels run at memory speed. With
+//! the matrix in L2 ("hot", 288×288 … 768×2048) the compute ceilings are about 25 GB/s
+//! (avx2, avx-vnni) and 46–53 GB/s (avx512-vnni).
+//!
+//! 32 tokens (prefill), GOP/s (2·rows·cols·tokens per second): scalar 6.3–7.0, avx2-1row
+//! 14–24, avx2 46–49, avx-vnni 47–49, avx512-vnni 85–91 at every shape.
+//!
+//! Decode, `tinygpt bench` (128 tokens) on random-weight models, best of 4–6 runs, wall
+//! clock, same day and machine: stories15M shape 617 tok/s before → 1167 tok/s
+//! (avx512-vnni); stories110M shape 43 → 100 tok/s.
+//!
+//! So each tier is wired in where it wins: [`AVX_VNNI`] ties [`AVX2`] for one token and
+//! matches or beats it for batches, with 2 instead of 4–5 instructions per 32 codes; the 512-bit
+//! [`AVX512_VNNI`] wins everywhere (the 256-bit EVEX form of its step, used for odd group
+//! counts and gs 96/160…, is the same instruction as AVX-VNNI's). The f32 product stays the
+//! AVX2 one in every tier.
 
-use super::{scalar, Kernels, QActs, QRows};
+use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::x86_64::*;
 
-/// The AVX2 kernel set (f32 product falls back to the scalar kernel).
+/// The AVX2 kernel set.
 pub static AVX2: Kernels = Kernels { name: "avx2", matmul_q8: matmul_q8_avx2, matmul_f32: matmul_f32_avx2 };
 
-/// Whether this CPU runs the AVX2 kernels.
-#[cfg(feature = "std")]
+/// AVX-VNNI (256-bit `vpdpbusd`, VEX encoded): replaces the int8 product of [`AVX2`].
+pub static AVX_VNNI: Kernels = Kernels { name: "avx-vnni", matmul_q8: matmul_q8_avxvnni, matmul_f32: matmul_f32_avx2 };
+
+/// AVX-512 VNNI (`vpdpbusd` on 512-bit vectors, two groups of 32 per load): replaces the int8
+/// product of [`AVX2`].
+pub static AVX512_VNNI: Kernels =
+    Kernels { name: "avx512-vnni", matmul_q8: matmul_q8_avx512vnni, matmul_f32: matmul_f32_avx2 };
+
+// ---- feature detection ----------------------------------------------------------------------
+
+/// Whether this CPU runs the [`AVX2`] kernels (run-time check with `std`, compile-time without).
+#[inline]
 pub fn avx2_available() -> bool {
-    std::is_x86_feature_detected!("avx2")
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx2")
+    }
 }
 
-/// Whether this CPU runs the AVX2 kernels (compile-time without `std`).
-#[cfg(not(feature = "std"))]
-pub fn avx2_available() -> bool {
-    cfg!(target_feature = "avx2")
+/// Whether this CPU runs the [`AVX_VNNI`] kernels.
+#[inline]
+pub fn avxvnni_available() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(target_feature = "avx2", target_feature = "avxvnni"))
+    }
 }
+
+/// Whether this CPU runs the [`AVX512_VNNI`] kernels.
+#[inline]
+pub fn avx512vnni_available() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx2",
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ))
+    }
+}
+
+/// Every x86_64 kernel set with its availability check, lowest tier first.
+pub const TIERS: [Tier; 3] =
+    [(&AVX2, avx2_available), (&AVX_VNNI, avxvnni_available), (&AVX512_VNNI, avx512vnni_available)];
+
+/// The best x86_64 kernel set this CPU runs, if any.
+pub fn best() -> Option<&'static Kernels> {
+    if avx512vnni_available() {
+        Some(&AVX512_VNNI)
+    } else if avxvnni_available() {
+        Some(&AVX_VNNI)
+    } else if avx2_available() {
+        Some(&AVX2)
+    } else {
+        None
+    }
+}
+
+// ---- int8 product: shared driver ------------------------------------------------------------
+
+/// Checks every bound the raw-pointer kernels rely on; returns the number of groups.
+/// Panics (like the scalar kernel's slice indexing would) on inconsistent shapes.
+fn check_q8(w: &QRows<'_>, x: &QActs<'_>, out: &[f32]) -> usize {
+    assert!(w.gs > 0 && w.stride % w.gs == 0, "stride must be a whole number of groups");
+    let groups = w.stride / w.gs;
+    assert!(w.q.len() >= w.rows * w.stride && w.s.len() >= w.rows * groups, "weights too short");
+    assert!(x.q.len() >= x.n * w.stride && x.s.len() >= x.n * groups, "activations too short");
+    assert!(out.len() >= x.n * w.rows, "output too short");
+    // the scale gather indexes a row block with i32 offsets `i * groups`, i < 8
+    assert!(groups <= (i32::MAX / 8) as usize, "too many groups");
+    groups
+}
+
+/// How one tier turns 32 weight codes and 32 activation codes into eight i32 partial sums.
+///
+/// The methods are `#[inline(always)]` and only ever inlined into a `#[target_feature]`
+/// entry point that enables what the implementation needs (memchr's pattern).
+trait Dot32 {
+    /// The accumulator a group starts from, given the group's activation blocks
+    /// (`blocks` blocks of 32 codes at `x`).
+    ///
+    /// # Safety
+    /// The CPU runs the tier's features; `x..x + 32 * blocks` is readable.
+    unsafe fn group_start(x: *const i8, blocks: usize) -> __m256i;
+    /// `acc` plus the partial sums of `w · x` (32 codes each).
+    ///
+    /// # Safety
+    /// The CPU runs the tier's features.
+    unsafe fn step(acc: __m256i, w: __m256i, x: __m256i) -> __m256i;
+}
+
+struct Avx2Dot;
+impl Dot32 for Avx2Dot {
+    #[inline(always)]
+    unsafe fn group_start(_x: *const i8, _blocks: usize) -> __m256i {
+        // SAFETY: AVX is available (caller's contract).
+        unsafe { _mm256_setzero_si256() }
+    }
+    #[inline(always)]
+    unsafe fn step(acc: __m256i, w: __m256i, x: __m256i) -> __m256i {
+        // SAFETY: AVX2 is available (caller's contract). Exactness: see the module docs
+        // (|w| ≤ 128 as u8 times x·sign(w) in [-127, 127]: pair sums ≤ 32512, no saturation).
+        unsafe {
+            let p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+            _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
+        }
+    }
+}
+
+struct VnniDot;
+impl Dot32 for VnniDot {
+    #[inline(always)]
+    unsafe fn group_start(x: *const i8, blocks: usize) -> __m256i {
+        // SAFETY: AVX2 and AVX-VNNI are available and `x..x + 32 * blocks` is readable
+        // (caller's contract); loadu has no alignment requirement.
+        unsafe {
+            let bias = _mm256_set1_epi8(-128); // the byte 0x80 = 128 as u8
+            let mut c = _mm256_setzero_si256();
+            for b in 0..blocks {
+                c = _mm256_dpbusd_avx_epi32(c, bias, _mm256_loadu_si256(x.add(32 * b).cast()));
+            }
+            _mm256_sub_epi32(_mm256_setzero_si256(), c) // -128·Σx, per lane
+        }
+    }
+    #[inline(always)]
+    unsafe fn step(acc: __m256i, w: __m256i, x: __m256i) -> __m256i {
+        // SAFETY: AVX2 and AVX-VNNI are available (caller's contract). `w ^ 0x80` read as u8
+        // is `w + 128` in [0, 255]; the i32 sums are exact (module docs).
+        unsafe { _mm256_dpbusd_avx_epi32(acc, _mm256_xor_si256(w, _mm256_set1_epi8(-128)), x) }
+    }
+}
+
+/// Lane `i` of the result is the sum of the eight lanes of `a[i]`.
+///
+/// # Safety
+/// AVX2 must be available.
+#[inline(always)]
+unsafe fn reduce8(a: &[__m256i; 8]) -> __m256i {
+    // SAFETY: AVX2 is available (caller's contract).
+    unsafe {
+        // hadd works within 128-bit halves: after two rounds, h0123 holds rows 0..4's sums
+        // of lanes 0..4 in its low half and of lanes 4..8 in its high half.
+        let h01 = _mm256_hadd_epi32(a[0], a[1]);
+        let h23 = _mm256_hadd_epi32(a[2], a[3]);
+        let h45 = _mm256_hadd_epi32(a[4], a[5]);
+        let h67 = _mm256_hadd_epi32(a[6], a[7]);
+        let h0123 = _mm256_hadd_epi32(h01, h23);
+        let h4567 = _mm256_hadd_epi32(h45, h67);
+        let lo = _mm256_permute2x128_si256::<0x20>(h0123, h4567);
+        let hi = _mm256_permute2x128_si256::<0x31>(h0123, h4567);
+        _mm256_add_epi32(lo, hi)
+    }
+}
+
+/// Sum of the eight i32 lanes.
+///
+/// # Safety
+/// AVX2 must be available.
+#[inline(always)]
+unsafe fn hsum_i32(v: __m256i) -> i32 {
+    // SAFETY: AVX2 is available (caller's contract).
+    unsafe {
+        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+        _mm_cvtsi128_si32(s)
+    }
+}
+
+/// How far ahead (bytes of weight codes) the int8 kernels prefetch while streaming a matrix
+/// for the first token of a batch.
+/// How far ahead, in bytes of weight codes, the int8 kernels prefetch while streaming a
+/// matrix (first token of a batch only; later tokens find the row block in L1). Measured
+/// 2026-11-28 on the 2-core Xeon, stories110M decode (thread CPU time, best of 7 × 128 tokens,
+/// noisy ±10%): 4 KiB 72–81, 8 KiB 72–77, 16 KiB 71–79, 32 KiB 65–77 tok/s; 8 KiB is in the
+/// flat middle. Without look-ahead (distance 0) the 110M head (32000×768, from DRAM) streamed
+/// at 5.8–7.0 GB/s in `benches/kernels.rs`, with 8 KiB at 10.6–14.3 GB/s; the 15M head (from
+/// L3) went from 16.7–18.1 to 22.5–25.0 GB/s.
+const PF_DIST: usize = 8192;
+
+/// Prefetching for one matrix: while a row block is computed, the block `blocks_ahead` blocks
+/// further down gets the same accesses as hints, step by step, so that it is in L1 by the
+/// time it is computed.
+#[derive(Clone, Copy)]
+struct Prefetch {
+    /// Bytes from a block's first code to the target block's first code.
+    codes: usize,
+    /// Scales from a block's first scale to the target block's first scale.
+    scales: usize,
+    stride: usize,
+    groups: usize,
+}
+
+impl Prefetch {
+    fn new(stride: usize, groups: usize) -> Self {
+        let block = 8 * stride;
+        let k = PF_DIST.div_ceil(block.max(1)).max(1);
+        Prefetch { codes: k * block, scales: k * 8 * groups, stride, groups }
+    }
+
+    /// Hints for the step that reads codes `off..off + 64` (or a 32-code half: call with
+    /// the lower offset only when `off % 64 == 0`, or always; hints are cheap) of the block's
+    /// 8 rows, and the scales of group `g` when `g % 16 == 0`.
+    ///
+    /// # Safety
+    /// SSE must be available (always true on x86_64). The addresses are hints only:
+    /// computed with `wrapping_add`, never dereferenced, and they may point past the matrix.
+    #[inline(always)]
+    unsafe fn step(&self, wb: *const i8, sb: *const f32, off: usize, g: usize) {
+        // SAFETY: SSE is part of x86_64; prefetch never faults, whatever the address.
+        unsafe {
+            let p = wb.wrapping_add(self.codes + off);
+            for i in 0..8 {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i * self.stride));
+            }
+            if g % 16 == 0 {
+                let q = sb.wrapping_add(self.scales + g).cast::<i8>();
+                for i in 0..8 {
+                    _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(4 * i * self.groups));
+                }
+            }
+        }
+    }
+}
+
+/// The 256-bit int8 product, 8 rows at a time, for `gs` a multiple of 32.
+///
+/// # Safety
+/// The CPU runs AVX2 and whatever `D` needs; the shapes passed [`check_q8`] (which returned
+/// `groups`), and `w.gs % 32 == 0`.
+#[inline(always)]
+unsafe fn q8_256<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
+    let blocks = gs / 32;
+    let rows8 = rows - rows % 8;
+    let (wq, ws, xq, xs, o) = (w.q.as_ptr(), w.s.as_ptr(), x.q.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
+    // SAFETY: (whole body) every pointer below stays inside the slices whose lengths
+    // check_q8 asserted: rows `r < rows` of `stride` codes and `groups` scales, tokens
+    // `t < x.n` likewise, outputs `t * rows + r`. Offsets within a row are `g * gs + 32 * b + 32
+    // <= stride`. The CPU features are the caller's contract.
+    unsafe {
+        let pf = Prefetch::new(stride, groups);
+        let g = groups as i32;
+        let gather_idx = _mm256_setr_epi32(0, g, 2 * g, 3 * g, 4 * g, 5 * g, 6 * g, 7 * g);
+        let mut r0 = 0;
+        while r0 < rows8 {
+            let wb = wq.add(r0 * stride);
+            let sb = ws.add(r0 * groups);
+            for t in 0..x.n {
+                let xt = xq.add(t * stride);
+                let st = xs.add(t * groups);
+                let mut acc = _mm256_setzero_ps();
+                for g in 0..groups {
+                    let xg = xt.add(g * gs);
+                    let start = D::group_start(xg, blocks);
+                    let mut a = [start; 8];
+                    for b in 0..blocks {
+                        let off = g * gs + 32 * b;
+                        if t == 0 && off % 64 == 0 {
+                            pf.step(wb, sb, off, g);
+                        }
+                        let xv = _mm256_loadu_si256(xg.add(32 * b).cast());
+                        let wg = wb.add(g * gs + 32 * b);
+                        for (i, a) in a.iter_mut().enumerate() {
+                            *a = D::step(*a, _mm256_loadu_si256(wg.add(i * stride).cast()), xv);
+                        }
+                    }
+                    let isum = reduce8(&a);
+                    // ws[r0 + i, g] for i < 8: in bounds since r0 + 8 <= rows
+                    let wsc = _mm256_i32gather_ps::<4>(sb.add(g), gather_idx);
+                    let sc = _mm256_mul_ps(wsc, _mm256_set1_ps(*st.add(g)));
+                    acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), sc));
+                }
+                _mm256_storeu_ps(o.add(t * rows + r0), acc);
+            }
+            r0 += 8;
+        }
+        q8_tail::<D>(w, x, out, rows8, groups);
+    }
+}
+
+/// Rows `from..w.rows`, one at a time (the rows after the last whole block of 8), in the
+/// scalar float order.
+///
+/// # Safety
+/// As [`q8_256`].
+#[inline(always)]
+unsafe fn q8_tail<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], from: usize, groups: usize) {
+    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
+    let blocks = gs / 32;
+    let (wq, ws, xq, xs, o) = (w.q.as_ptr(), w.s.as_ptr(), x.q.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
+    // SAFETY: bounds as in q8_256 (check_q8's asserts); features are the caller's contract.
+    unsafe {
+        for r in from..rows {
+            let wr = wq.add(r * stride);
+            for t in 0..x.n {
+                let xt = xq.add(t * stride);
+                let mut acc = 0.0f32;
+                for g in 0..groups {
+                    let xg = xt.add(g * gs);
+                    let mut a = D::group_start(xg, blocks);
+                    for b in 0..blocks {
+                        let xv = _mm256_loadu_si256(xg.add(32 * b).cast());
+                        a = D::step(a, _mm256_loadu_si256(wr.add(g * gs + 32 * b).cast()), xv);
+                    }
+                    acc += hsum_i32(a) as f32 * (*ws.add(r * groups + g) * *xs.add(t * groups + g));
+                }
+                *o.add(t * rows + r) = acc;
+            }
+        }
+    }
+}
+
+// ---- int8 product: entry points -------------------------------------------------------------
 
 fn matmul_q8_avx2(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if w.gs % 32 != 0 || !avx2_available() {
         return scalar::matmul_q8(w, x, out);
     }
-    let groups = w.stride / w.gs;
-    assert!(w.q.len() >= w.rows * w.stride && w.s.len() >= w.rows * groups);
-    assert!(x.q.len() >= x.n * w.stride && x.s.len() >= x.n * groups && out.len() >= x.n * w.rows);
-    // SAFETY: AVX2 is available (checked above); the asserts establish every bound the
-    // kernel's raw loads rely on.
-    unsafe { matmul_q8_avx2_inner(w, x, out, groups) }
-}
-
-/// Horizontal sum of eight i32 lanes.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn hsum_i32(v: __m256i) -> i32 {
-    let lo = _mm256_castsi256_si128(v);
-    let hi = _mm256_extracti128_si256::<1>(v);
-    let s = _mm_add_epi32(lo, hi);
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
+    let groups = check_q8(w, x, out);
+    // SAFETY: AVX2 is available (checked above), check_q8 passed, gs % 32 == 0.
+    unsafe { q8_avx2(w, x, out, groups) }
 }
 
 /// # Safety
-/// AVX2 must be available; `w`, `x`, `out` must hold the lengths asserted by the caller.
+/// As [`q8_256`] with AVX2.
 #[target_feature(enable = "avx2")]
-unsafe fn matmul_q8_avx2_inner(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
-    let ones = _mm256_set1_epi16(1);
-    let blocks = w.gs / 32;
-    for t in 0..x.n {
-        let xq = x.q.as_ptr().wrapping_add(t * w.stride);
-        let xs = &x.s[t * groups..(t + 1) * groups];
-        for r in 0..w.rows {
-            let wq = w.q.as_ptr().wrapping_add(r * w.stride);
-            let ws = &w.s[r * groups..(r + 1) * groups];
-            let mut acc = 0.0f32;
-            for g in 0..groups {
-                let mut isum = _mm256_setzero_si256();
-                for b in 0..blocks {
-                    let off = g * w.gs + b * 32;
-                    // SAFETY: off + 32 <= stride and both rows have `stride` codes in bounds
-                    // (caller's asserts); loadu has no alignment requirement.
-                    let (wv, xv) = unsafe {
-                        (
-                            _mm256_loadu_si256(wq.add(off).cast::<__m256i>()),
-                            _mm256_loadu_si256(xq.add(off).cast::<__m256i>()),
-                        )
-                    };
-                    // |w| as unsigned (|-128| = 128 fits u8) times x·sign(w) (x is in
-                    // [-127, 127], so its negation cannot overflow): pairs sum to at most
-                    // 2·128·127 = 32512, so maddubs never saturates and the sum is exact.
-                    let aw = _mm256_abs_epi8(wv);
-                    let sx = _mm256_sign_epi8(xv, wv);
-                    let p16 = _mm256_maddubs_epi16(aw, sx);
-                    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, ones));
-                }
-                acc += hsum_i32(isum) as f32 * (ws[g] * xs[g]);
-            }
-            out[t * w.rows + r] = acc;
+unsafe fn q8_avx2(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+    // SAFETY: forwarded contract; this function enables AVX2, all Avx2Dot needs.
+    unsafe { q8_256::<Avx2Dot>(w, x, out, groups) }
+}
+
+fn matmul_q8_avxvnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if w.gs % 32 != 0 || !avxvnni_available() {
+        return matmul_q8_avx2(w, x, out);
+    }
+    let groups = check_q8(w, x, out);
+    // SAFETY: AVX2 and AVX-VNNI are available (checked above), check_q8 passed, gs % 32 == 0.
+    unsafe { q8_avxvnni(w, x, out, groups) }
+}
+
+/// # Safety
+/// As [`q8_256`] with AVX2 and AVX-VNNI.
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn q8_avxvnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+    // SAFETY: forwarded contract; this function enables AVX2 and AVX-VNNI, all VnniDot needs.
+    unsafe { q8_256::<VnniDot>(w, x, out, groups) }
+}
+
+fn matmul_q8_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if w.gs % 32 != 0 || !avx512vnni_available() {
+        return matmul_q8_avxvnni(w, x, out);
+    }
+    let groups = check_q8(w, x, out);
+    // SAFETY: the AVX-512 features are available (checked above), check_q8 passed,
+    // gs % 32 == 0.
+    unsafe { q8_avx512vnni(w, x, out, groups) }
+}
+
+/// # Safety
+/// As [`q8_256`] with AVX2, AVX-512 F/BW/VL and AVX-512 VNNI.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn q8_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+    // SAFETY: forwarded contract; this function enables every feature q8_512 and
+    // Vnni512Dot use.
+    unsafe {
+        if w.gs == 32 || w.gs % 64 == 0 {
+            q8_512(w, x, out, groups)
+        } else {
+            q8_256::<Vnni512Dot>(w, x, out, groups)
         }
     }
 }
+
+/// `-128·Σx` per lane for 64 activation codes (the VNNI bias correction, 512-bit).
+///
+/// # Safety
+/// AVX-512 F + VNNI must be available.
+#[inline(always)]
+unsafe fn neg_bias_512(xv: __m512i) -> __m512i {
+    // SAFETY: the features are the caller's contract.
+    unsafe {
+        let c = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), xv);
+        _mm512_sub_epi32(_mm512_setzero_si512(), c)
+    }
+}
+
+/// Transposing reduction of eight 16-lane vectors, one per row, whose lanes 0..8 belong to
+/// one block of 32 codes ("A") and lanes 8..16 to the next ("B"). Returns
+/// `(A sums of rows 0..8, B sums of rows 0..8)`.
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[inline(always)]
+unsafe fn reduce8x2(a: &[__m512i; 8]) -> (__m256i, __m256i) {
+    // SAFETY: the features are the caller's contract.
+    unsafe {
+        // within each 128-bit lane: pairs of rows, then quads of rows
+        let pair = |x: __m512i, y: __m512i| _mm512_add_epi32(_mm512_unpacklo_epi32(x, y), _mm512_unpackhi_epi32(x, y));
+        let (s01, s23, s45, s67) = (pair(a[0], a[1]), pair(a[2], a[3]), pair(a[4], a[5]), pair(a[6], a[7]));
+        let quad = |x: __m512i, y: __m512i| _mm512_add_epi32(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
+        // q0123's 128-bit lanes: rows 0..4 summed over lanes 0..4, 4..8 (A), 8..12, 12..16 (B)
+        let (q0123, q4567) = (quad(s01, s23), quad(s45, s67));
+        let p = _mm512_shuffle_i32x4::<0b10_00_10_00>(q0123, q4567); // L0, L2 of each
+        let q = _mm512_shuffle_i32x4::<0b11_01_11_01>(q0123, q4567); // L1, L3 of each
+        let r = _mm512_add_epi32(p, q); // [A r0-3, B r0-3, A r4-7, B r4-7]
+        let r = _mm512_shuffle_i32x4::<0b11_01_10_00>(r, r); // [A r0-3, A r4-7, B r0-3, B r4-7]
+        (_mm512_castsi512_si256(r), _mm512_extracti64x4_epi64::<1>(r))
+    }
+}
+
+/// The 512-bit int8 product (AVX-512 VNNI), 8 rows at a time: for `gs == 32` one load covers
+/// two groups (an odd last group goes through the 256-bit step); for `gs % 64 == 0` a group
+/// is `gs / 64` loads. Same float order as the scalar kernel.
+///
+/// # Safety
+/// The CPU runs AVX2, AVX-512 F/BW/VL/VNNI; the shapes passed [`check_q8`] (which returned
+/// `groups`); `w.gs == 32 || w.gs % 64 == 0`.
+#[inline(always)]
+unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
+    let rows8 = rows - rows % 8;
+    let (wq, ws, xq, xs, o) = (w.q.as_ptr(), w.s.as_ptr(), x.q.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
+    // SAFETY: (whole body) as in q8_256, every pointer stays inside the slices whose
+    // lengths check_q8 asserted (rows r < rows of `stride` codes and `groups` scales, tokens
+    // t < x.n likewise, outputs t * rows + r). 64-byte loads read offsets off..off + 64 with
+    // off + 64 <= stride: gs == 32 reads groups g, g + 1 < groups; gs % 64 == 0 reads inside
+    // group g. The CPU features are the caller's contract.
+    unsafe {
+        let pf = Prefetch::new(stride, groups);
+        let g32 = groups as i32;
+        let gather_idx = _mm256_setr_epi32(0, g32, 2 * g32, 3 * g32, 4 * g32, 5 * g32, 6 * g32, 7 * g32);
+        let bias = _mm512_set1_epi8(-128);
+        let mut r0 = 0;
+        while r0 < rows8 {
+            let wb = wq.add(r0 * stride);
+            let sb = ws.add(r0 * groups);
+            // ws[r0 + i, g] * xs[t, g] for i < 8 (in bounds: r0 + 8 <= rows, g < groups)
+            let scales = |st: *const f32, g: usize| {
+                _mm256_mul_ps(_mm256_i32gather_ps::<4>(sb.add(g), gather_idx), _mm256_set1_ps(*st.add(g)))
+            };
+            for t in 0..x.n {
+                let xt = xq.add(t * stride);
+                let st = xs.add(t * groups);
+                let mut acc = _mm256_setzero_ps();
+                if gs == 32 {
+                    let mut g = 0;
+                    while g + 2 <= groups {
+                        let off = g * 32;
+                        if t == 0 {
+                            pf.step(wb, sb, off, g);
+                        }
+                        let xv = _mm512_loadu_si512(xt.add(off).cast());
+                        let mut a = [neg_bias_512(xv); 8];
+                        for (i, a) in a.iter_mut().enumerate() {
+                            let wv = _mm512_loadu_si512(wb.add(i * stride + off).cast());
+                            *a = _mm512_dpbusd_epi32(*a, _mm512_xor_si512(wv, bias), xv);
+                        }
+                        // lanes 0..8 hold group g, lanes 8..16 group g + 1: add g first
+                        let (ia, ib) = reduce8x2(&a);
+                        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(ia), scales(st, g)));
+                        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(ib), scales(st, g + 1)));
+                        g += 2;
+                    }
+                    if g < groups {
+                        // an odd number of groups: the last one with 256-bit vectors
+                        let off = g * 32;
+                        if t == 0 && off % 64 == 0 {
+                            pf.step(wb, sb, off, g);
+                        }
+                        let xg = xt.add(off);
+                        let xv = _mm256_loadu_si256(xg.cast());
+                        let mut a = [Vnni512Dot::group_start(xg, 1); 8];
+                        for (i, a) in a.iter_mut().enumerate() {
+                            *a = Vnni512Dot::step(*a, _mm256_loadu_si256(wb.add(i * stride + off).cast()), xv);
+                        }
+                        let isum = reduce8(&a);
+                        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), scales(st, g)));
+                    }
+                } else {
+                    for g in 0..groups {
+                        let base = g * gs;
+                        let mut start = _mm512_setzero_si512();
+                        let mut off = base;
+                        while off < base + gs {
+                            start = _mm512_add_epi32(start, neg_bias_512(_mm512_loadu_si512(xt.add(off).cast())));
+                            off += 64;
+                        }
+                        let mut a = [start; 8];
+                        let mut off = base;
+                        while off < base + gs {
+                            if t == 0 {
+                                pf.step(wb, sb, off, g);
+                            }
+                            let xv = _mm512_loadu_si512(xt.add(off).cast());
+                            for (i, a) in a.iter_mut().enumerate() {
+                                let wv = _mm512_loadu_si512(wb.add(i * stride + off).cast());
+                                *a = _mm512_dpbusd_epi32(*a, _mm512_xor_si512(wv, bias), xv);
+                            }
+                            off += 64;
+                        }
+                        // both halves of every 64-code load belong to group g
+                        let (ia, ib) = reduce8x2(&a);
+                        let isum = _mm256_add_epi32(ia, ib);
+                        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), scales(st, g)));
+                    }
+                }
+                _mm256_storeu_ps(o.add(t * rows + r0), acc);
+            }
+            r0 += 8;
+        }
+        q8_tail::<Vnni512Dot>(w, x, out, rows8, groups);
+    }
+}
+
+/// The EVEX (AVX-512 VL) encoding of the same 256-bit `vpdpbusd`.
+struct Vnni512Dot;
+impl Dot32 for Vnni512Dot {
+    #[inline(always)]
+    unsafe fn group_start(x: *const i8, blocks: usize) -> __m256i {
+        // SAFETY: AVX-512 VL + VNNI are available and `x..x + 32 * blocks` is readable
+        // (caller's contract).
+        unsafe {
+            let bias = _mm256_set1_epi8(-128);
+            let mut c = _mm256_setzero_si256();
+            for b in 0..blocks {
+                c = _mm256_dpbusd_epi32(c, bias, _mm256_loadu_si256(x.add(32 * b).cast()));
+            }
+            _mm256_sub_epi32(_mm256_setzero_si256(), c)
+        }
+    }
+    #[inline(always)]
+    unsafe fn step(acc: __m256i, w: __m256i, x: __m256i) -> __m256i {
+        // SAFETY: AVX-512 VL + VNNI are available (caller's contract); exactness as VnniDot.
+        unsafe { _mm256_dpbusd_epi32(acc, _mm256_xor_si256(w, _mm256_set1_epi8(-128)), x) }
+    }
+}
+
+// ---- f32 product ----------------------------------------------------------------------------
 
 fn matmul_f32_avx2(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
     if !avx2_available() {
@@ -113,7 +661,8 @@ unsafe fn matmul_f32_avx2_inner(w: &[f32], rows: usize, cols: usize, x: &[f32], 
             let mut lanes = [0.0f32; 8];
             // SAFETY: `lanes` has room for 8 f32; storeu has no alignment requirement.
             unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), l) };
-            let mut acc = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+            let mut acc =
+                ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
             for j in body..cols {
                 acc += wr[j] * xt[j];
             }

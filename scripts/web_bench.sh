@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Decode speed of the WebAssembly build in Node and in headless Chromium, next to the native
+# `tinygpt bench` (one thread, the fairest comparison with single-threaded wasm), for the
+# built-in model and a random model of the TinyStories 15M shape (q8; no tokenizer, so the
+# benches feed token ids). Measures only; never fails on a number.
+# Usage: scripts/web_bench.sh [N]   (N decode steps, default 128)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-128}
+
+scripts/web_setup.sh
+scripts/web_build.sh >/dev/null
+cargo build --release --bin tinygpt --example random_model
+R15M=/tmp/tinygpt-r15m.tgpt
+[[ -f $R15M ]] || target/release/examples/random_model 15m q8 "$R15M" >/dev/null
+BUILTIN=npm/pkg/tinygpt.tgpt
+
+echo "== native: tinygpt bench -n $N --threads 1 (decode_tok_s)"
+for m in "$BUILTIN" "$R15M"; do
+  steps=$N
+  ctx=$(target/release/tinygpt info -m "$m" | node -e 'process.stdin.on("data",d=>console.log(JSON.parse(d).seq_len))')
+  (( steps + 1 > ctx )) && steps=$((ctx - 1))
+  printf '%s: ' "$(basename "$m")"
+  target/release/tinygpt bench -m "$m" -n "$steps" --prompt-tokens 16 --threads 1
+done
+
+echo "== wasm (simd128): Node and Chromium, benchDecode($N), best of 5"
+node tests/web/bench.mjs "$N" "$BUILTIN" "$R15M"

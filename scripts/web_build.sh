@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the WebAssembly shim and assembles:
+#   npm/pkg/  the npm package's generated files: tinygpt_wasm.js + tinygpt_wasm_bg.wasm
+#             (wasm-bindgen --target web, then wasm-opt) and tinygpt.tgpt (the built-in
+#             model, a copy of models/tinygpt.tgpt: the model the CLI embeds);
+#   web/pkg/  the demo's copy of the package (src/ and pkg/), so web/ is servable as is:
+#             python3 -m http.server -d web 8000
+# Needs what scripts/web_setup.sh installs. Prints the sizes. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[[ -f models/tinygpt.tgpt ]] || { echo "error: models/tinygpt.tgpt (the built-in model) is missing" >&2; exit 1; }
+command -v wasm-bindgen >/dev/null || { echo "error: wasm-bindgen not found: run scripts/web_setup.sh" >&2; exit 1; }
+
+echo "== web build: cargo build (wasm32-unknown-unknown, simd128; see wasm/.cargo/config.toml)"
+(cd wasm && cargo build --release)
+raw=wasm/target/wasm32-unknown-unknown/release/tinygpt_wasm.wasm
+
+# wasm-opt runs on cargo's output, before wasm-bindgen: Debian's binaryen 108 cannot parse
+# what wasm-bindgen 0.2.130 writes (its externref table code uses `table.fill`).
+input=$raw
+if [[ "${WASM_OPT:-1}" != 0 ]] && command -v wasm-opt >/dev/null; then
+  echo "== web build: wasm-opt -O3"
+  mkdir -p wasm/target/opt
+  input=wasm/target/opt/tinygpt_wasm.wasm
+  wasm-opt -O3 "$raw" -o "$input"
+else
+  echo "warning: wasm-opt skipped (WASM_OPT=0 or not installed); the .wasm is not post-optimised" >&2
+fi
+
+echo "== web build: wasm-bindgen --target web"
+rm -rf npm/pkg
+wasm-bindgen --target web --no-typescript --out-dir npm/pkg "$input"
+bg=npm/pkg/tinygpt_wasm_bg.wasm
+cp models/tinygpt.tgpt npm/pkg/tinygpt.tgpt
+
+rm -rf web/pkg
+mkdir -p web/pkg
+cp -r npm/src npm/pkg npm/package.json web/pkg/
+
+wasm_bytes=$(stat -c %s "$bg")
+wasm_gz=$(gzip -9 -c "$bg" | wc -c)
+model_bytes=$(stat -c %s npm/pkg/tinygpt.tgpt)
+model_gz=$(gzip -9 -c npm/pkg/tinygpt.tgpt | wc -c)
+js_bytes=$(cat npm/pkg/tinygpt_wasm.js npm/src/*.js | wc -c)
+printf '== web build: sizes (bytes)\n'
+printf '  %-40s %10s\n' "cargo .wasm" "$(stat -c %s "$raw")"
+printf '  %-40s %10s  (gzip -9: %s)\n' "tinygpt_wasm_bg.wasm (no model)" "$wasm_bytes" "$wasm_gz"
+printf '  %-40s %10s  (gzip -9: %s)\n' "tinygpt.tgpt (built-in model)" "$model_bytes" "$model_gz"
+printf '  %-40s %10s\n' "JavaScript (glue + API)" "$js_bytes"

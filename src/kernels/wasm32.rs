@@ -1,0 +1,116 @@
+//! wasm32 `simd128` kernels, compiled in only when the target enables `simd128`
+//! (`RUSTFLAGS="-C target-feature=+simd128"`): WebAssembly has no run-time feature detection,
+//! a module either validates with SIMD or not at all.
+//!
+//! Same shape as the other SIMD kernels: four rows against the same activation block, exact
+//! i32 sums per group and row, a transposing shuffle-and-add tree that puts the four rows'
+//! `isum_g` in one `i32x4`, then `acc += isum as f32 * (ws * xs)` per lane (lane = row) with
+//! separate `f32x4_mul` and `f32x4_add` (WebAssembly SIMD has no fused multiply-add outside
+//! the relaxed-simd proposal), groups in ascending order: the scalar order.
+//!
+//! Partial sums of 16 codes: `i16x8_extmul_low_i8x16` + `i16x8_extmul_high_i8x16`, added in
+//! i16 (two products per lane, at most `2·128·127 = 32512`: weights may be -128, activations
+//! are in `[-127, 127]`), then `i32x4_extadd_pairwise_i16x8`. All exact.
+//!
+//! Verified bit-exact against the scalar kernel under Node (V8) by
+//! `scripts/wasm_kernel_test.sh`, which also prints its speed there.
+
+use super::{scalar, Kernels, QActs, QRows, Tier};
+use core::arch::wasm32::*;
+
+/// The simd128 kernel set (f32 product: the scalar kernel).
+pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32 };
+
+/// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
+pub const TIERS: [Tier; 1] = [(&SIMD128, || true)];
+
+/// The best wasm32 kernel set.
+pub fn best() -> Option<&'static Kernels> {
+    Some(&SIMD128)
+}
+
+/// `acc` plus the partial sums of `w · x` (16 codes).
+#[inline(always)]
+fn step(acc: v128, w: v128, x: v128) -> v128 {
+    let p = i16x8_add(i16x8_extmul_low_i8x16(w, x), i16x8_extmul_high_i8x16(w, x));
+    i32x4_add(acc, i32x4_extadd_pairwise_i16x8(p))
+}
+
+/// Lane `i` of the result is the sum of the four lanes of `a[i]`.
+#[inline(always)]
+fn reduce4(a: &[v128; 4]) -> v128 {
+    let pair = |x: v128, y: v128| {
+        // [x0 + x2, y0 + y2, x1 + x3, y1 + y3]
+        i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(x, y), i32x4_shuffle::<2, 6, 3, 7>(x, y))
+    };
+    let (s01, s23) = (pair(a[0], a[1]), pair(a[2], a[3]));
+    // [a0 (0+2), a1 (0+2), a2 (0+2), a3 (0+2)] + [a0 (1+3), a1 (1+3), …]
+    i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(s01, s23), i32x4_shuffle::<2, 3, 6, 7>(s01, s23))
+}
+
+fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if w.gs % 16 != 0 {
+        return scalar::matmul_q8(w, x, out);
+    }
+    assert!(w.gs > 0 && w.stride % w.gs == 0, "stride must be a whole number of groups");
+    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
+    let groups = stride / gs;
+    assert!(w.q.len() >= rows * stride && w.s.len() >= rows * groups, "weights too short");
+    assert!(x.q.len() >= x.n * stride && x.s.len() >= x.n * groups, "activations too short");
+    assert!(out.len() >= x.n * rows, "output too short");
+    let blocks = gs / 16;
+    let rows4 = rows - rows % 4;
+    let (wq, xq) = (w.q.as_ptr(), x.q.as_ptr());
+    // 16-byte unaligned load; `p..p + 16` must be readable.
+    let load = |p: *const i8| {
+        // SAFETY: callers below pass offsets `g * gs + 16 * b + 16 <= stride` inside a row of
+        // `w.q` (row r < rows) or `x.q` (token t < x.n), in bounds by the asserts above;
+        // v128_load has no alignment requirement.
+        unsafe { v128_load(p.cast::<v128>()) }
+    };
+    let mut r0 = 0;
+    while r0 < rows4 {
+        for t in 0..x.n {
+            let xs = &x.s[t * groups..(t + 1) * groups];
+            let mut acc = f32x4_splat(0.0);
+            for g in 0..groups {
+                let mut a = [i32x4_splat(0); 4];
+                for b in 0..blocks {
+                    let off = g * gs + 16 * b;
+                    let xv = load(xq.wrapping_add(t * stride + off));
+                    for (i, a) in a.iter_mut().enumerate() {
+                        *a = step(*a, load(wq.wrapping_add((r0 + i) * stride + off)), xv);
+                    }
+                }
+                let isum = reduce4(&a);
+                let s = |i: usize| w.s[(r0 + i) * groups + g];
+                let sc = f32x4_mul(f32x4(s(0), s(1), s(2), s(3)), f32x4_splat(xs[g]));
+                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
+            }
+            let o = &mut out[t * rows + r0..t * rows + r0 + 4];
+            o[0] = f32x4_extract_lane::<0>(acc);
+            o[1] = f32x4_extract_lane::<1>(acc);
+            o[2] = f32x4_extract_lane::<2>(acc);
+            o[3] = f32x4_extract_lane::<3>(acc);
+        }
+        r0 += 4;
+    }
+    for r in rows4..rows {
+        for t in 0..x.n {
+            let mut acc = 0.0f32;
+            for g in 0..groups {
+                let mut a = i32x4_splat(0);
+                for b in 0..blocks {
+                    let off = g * gs + 16 * b;
+                    a = step(a, load(wq.wrapping_add(r * stride + off)), load(xq.wrapping_add(t * stride + off)));
+                }
+                let isum = i32x4_extract_lane::<0>(a)
+                    .wrapping_add(i32x4_extract_lane::<1>(a))
+                    .wrapping_add(i32x4_extract_lane::<2>(a))
+                    .wrapping_add(i32x4_extract_lane::<3>(a));
+                acc += isum as f32 * (w.s[r * groups + g] * x.s[t * groups + g]);
+            }
+            out[t * rows + r] = acc;
+        }
+    }
+}
