@@ -633,7 +633,76 @@ fn every_truncation_of_a_model_with_a_tokenizer_is_an_error_or_runs() {
     }
 }
 
-// ---- found by the audit: need a fix in src/ ------------------------------------------------------
+/// Small enough for Miri (`scripts/miri.sh` runs the tests named `miri_*`): the unsafe code
+/// of the core — the aligned views of `format` (`f32s`/`i8s`), the workspace carving of
+/// `Session::new` (from a misaligned start), `SharedMut`, `AlignedBytes` — on tiny f32 and Q8
+/// models with both KV dtypes, batched prefill, stepping, sampling and a whole generation
+/// with the llama2.c fixture tokenizer.
+#[test]
+fn miri_tiny_models_parse_run_and_generate() {
+    // (dtype, group size, positions, with a tokenizer): Q8 group 32 takes the AVX2 kernel when
+    // it is on, group 8 the scalar one; only one model carries a tokenizer (llama2.c's, the
+    // cheapest to build under Miri) and runs a generation
+    for (dtype, gs, pos, with_tok) in [
+        (DType::Q8, 32, Position::Rope, true),
+        (DType::F32, 0, Position::Learned, false),
+        (DType::Q8, 8, Position::Sinusoidal, false),
+    ] {
+        let (tok, vocab) = if with_tok {
+            let bin = fs::read(fixtures().join("hf/llama_tiny/tokenizer.bin")).unwrap();
+            (tinygpt::tokenizer::build::from_llama2c_bin(&bin, 512).unwrap(), 512)
+        } else {
+            (Vec::new(), 16)
+        };
+        let c = Config {
+            arch: Arch::Llama,
+            dtype,
+            group_size: gs,
+            dim: 8,
+            hidden_dim: 12,
+            n_layers: 1,
+            n_heads: 2,
+            n_kv_heads: 1,
+            head_size: 4,
+            vocab_size: vocab,
+            seq_len: 6,
+            norm: Norm::RmsNorm,
+            norm_eps: 1e-5,
+            act: Activation::SwiGlu,
+            pos,
+            rope_theta: 10000.0,
+            tied: dtype == DType::F32,
+            bias: dtype == DType::Q8,
+        };
+        let bytes = write_model(&c, &random_weights(&Config { dtype: DType::F32, ..c }, 11), &tok).unwrap();
+        let a = AlignedBytes::new(&bytes);
+        let m = Model::from_bytes(a.as_slice()).unwrap();
+        assert!(m.weight_bytes() > 0);
+        let last = vocab as u32 - 1;
+        for kv in [KvDtype::F32, KvDtype::F16] {
+            let opts = SessionOptions { ctx: 0, batch: 2, kv };
+            let need = state_bytes(m.config(), &opts).unwrap();
+            let mut ws = vec![0u8; need + 1];
+            let mut s = Session::new(m, &mut ws[1..], opts).unwrap();
+            let l = s.prefill(&[1, 2, last]).unwrap().to_vec();
+            let k = s.step(7).unwrap().to_vec();
+            assert_eq!((l.len(), k.len()), (vocab, vocab));
+            assert!(l.iter().chain(&k).all(|x| x.is_finite()));
+            let mut n = 0;
+            s.forward_each(&[3], &mut |_, row| n += row.len()).unwrap();
+            assert_eq!(n, vocab);
+            if with_tok && kv == KvDtype::F16 {
+                let mut buf = [0u32; 32];
+                let sampler = SamplerConfig { seed: 3, ..SamplerConfig::default() };
+                let o = GenerateOptions { max_tokens: 2, stop: &["zz"], sampler };
+                let out = generate(&mut s, "Hi there", &o, &mut buf, &mut |_| true).unwrap();
+                assert!(out.generated <= 2);
+            }
+        }
+    }
+}
+
+// ---- found by the audit: regressions, fixed in src/ --------------------------------------------
 
 /// A model whose tokenizer section follows the tensor directory (as `write_model` lays it out).
 fn llama_tok_model() -> AlignedBytes {
@@ -694,4 +763,38 @@ fn groups_of_an_unvalidated_q8_config_do_not_panic() {
     assert!(c.validate().is_err());
     let r = std::panic::catch_unwind(|| (c.groups(10), c.row_stride(10)));
     assert!(r.is_ok(), "groups/row_stride panicked on group_size 0");
+}
+
+/// Regression (found by the audit): `Model::matrix` past the last layer (and for absent slots
+/// of Q8 models) used to read whatever followed the directory as an entry and build a matrix
+/// from it (garbage shapes, slice-bound panics). Now it panics as documented, and
+/// `get_matrix` returns `None`.
+#[test]
+fn matrix_past_the_last_layer_or_absent_panics_as_documented() {
+    use tinygpt::format::layout::{Slot, LAYER};
+    let json = fs::read_to_string(fixtures().join("hf/llama_tiny/tokenizer.json")).unwrap();
+    let tok = from_tokenizer_json(&json, 512).unwrap();
+    let c = Config { dtype: DType::Q8, group_size: 4, ..*Model::from_bytes(llama_tok_model().as_slice()).unwrap().config() };
+    let a = AlignedBytes::new(&write_model(&c, &random_weights(&Config { dtype: DType::F32, ..c }, 5), &tok).unwrap());
+    let m = Model::from_bytes(a.as_slice()).unwrap();
+    let n = c.n_layers;
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut returned = Vec::new();
+    for layer in [n, n + 1, n + 7, 100] {
+        for slot in LAYER {
+            if let Ok(rows) = std::panic::catch_unwind(|| m.matrix(slot, layer).rows()) {
+                returned.push(format!("{slot:?}@{layer}: {rows} rows"));
+            }
+        }
+    }
+    // an absent slot of a present layer (Llama has no biases): also the documented panic
+    let r = std::panic::catch_unwind(|| m.matrix(Slot::Bq, 0).rows());
+    let _ = std::panic::take_hook();
+    assert!(returned.is_empty(), "matrix() past the last layer returned: {returned:?}");
+    assert!(r.is_err(), "matrix(Bq, 0) of a model without biases returned a {}-row matrix", r.unwrap());
+    for layer in [n, n + 1, 100] {
+        assert!(LAYER.iter().all(|&s| m.get_matrix(s, layer).is_none() && m.vector(s, layer).is_none()));
+    }
+    assert!(m.get_matrix(Slot::Bq, 0).is_none() && m.get_matrix(Slot::TokEmb, 1).is_none());
+    assert!(m.get_matrix(Slot::Wq, 0).is_some() && m.vector(Slot::Wq, 0).is_none());
 }

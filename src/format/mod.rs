@@ -286,31 +286,47 @@ impl<'a> Model<'a> {
     /// The matrix in `slot` of `layer` (validated at parse time).
     ///
     /// # Panics
-    /// If the slot is absent for this config (a caller bug, not an input problem: the
-    /// forward pass only asks for slots the config has, and parse checked their presence).
+    /// If the config has no such tensor or `layer` is past the last layer (a caller bug, not
+    /// an input problem: the forward pass only asks for slots the config has, and parse
+    /// checked their presence). [`Model::get_matrix`] is the non-panicking form.
     pub fn matrix(&self, slot: Slot, layer: usize) -> Matrix<'a> {
+        match self.get_matrix(slot, layer) {
+            Some(m) => m,
+            None => panic!("Model::matrix: no tensor {slot:?} in layer {layer} for this config"),
+        }
+    }
+
+    /// The matrix in `slot` of `layer`, or `None` if the config has no such tensor (or
+    /// `layer` is past the last layer, for a per-layer slot; or non-zero, for a global one).
+    pub fn get_matrix(&self, slot: Slot, layer: usize) -> Option<Matrix<'a>> {
+        let global = slot.index(0) < GLOBAL_SLOTS;
+        if (global && layer != 0) || (!global && layer >= self.config.n_layers) {
+            return None;
+        }
         let e = self.entry(slot, layer);
         let (rows, cols) = (e.rows as usize, e.cols as usize);
-        match e.dtype {
+        Some(match e.dtype {
             T_F32 => Matrix::F32 { w: f32s(self.bytes, e.data_off as usize, rows * cols), rows, cols },
-            _ => {
+            T_Q8 => {
                 let gs = self.config.group_size;
                 let groups = cols.div_ceil(gs);
                 let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs);
                 let s = f32s(self.bytes, e.scale_off as usize, rows * groups);
                 Matrix::Q8 { q, s, rows, cols, gs }
             }
-        }
+            _ => return None,
+        })
     }
 
     /// The f32 vector in `slot` of `layer`, or `None` if the config has no such tensor (or
     /// `layer` is past the last layer, for a per-layer slot).
     pub fn vector(&self, slot: Slot, layer: usize) -> Option<&'a [f32]> {
-        if slot.index(0) >= GLOBAL_SLOTS && layer >= self.config.n_layers {
+        let global = slot.index(0) < GLOBAL_SLOTS;
+        if (global && layer != 0) || (!global && layer >= self.config.n_layers) {
             return None;
         }
         let e = self.entry(slot, layer);
-        if e.dtype == T_ABSENT {
+        if e.dtype != T_F32 {
             return None;
         }
         Some(f32s(self.bytes, e.data_off as usize, e.cols as usize))
