@@ -454,3 +454,74 @@ fn quantize_ignores_non_finite() {
     assert_eq!(s[0], 2.0 / 127.0);
     assert_eq!(q, [0, 64, 0, -127]);
 }
+
+/// Distance in units in the last place between two finite non-negative floats.
+fn ulps(a: f32, b: f32) -> u32 {
+    a.to_bits().abs_diff(b.to_bits())
+}
+
+#[test]
+fn exp_is_within_2_ulp_of_libm() {
+    // a stride of every f32 in the normal-result range (both signs), plus the edges
+    let mut worst = (0u32, 0.0f32);
+    let mut check = |x: f32| {
+        let (got, want) = (super::exp(x), libm::expf(x));
+        let d = ulps(got, want);
+        if d > worst.0 {
+            worst = (d, x);
+        }
+    };
+    for bits in (0u32..0x42af_0000).step_by(61) {
+        let x = f32::from_bits(bits); // 0 ..= 87.5
+        check(x);
+        if x <= 87.336_55 {
+            check(-x); // below, exp flushes to 0 where expf is subnormal (documented)
+        }
+    }
+    for x in [0.0, -0.0, 1.0, -1.0, 0.5, 88.0, 88.72, 88.722_83, -87.0, -87.33, -87.336_55, 1e-30, -1e-30] {
+        check(x);
+    }
+    std::eprintln!("exp worst: {} ulp at {}", worst.0, worst.1);
+    assert!(worst.0 <= 2, "exp({}) is {} ulp from libm::expf", worst.1, worst.0);
+}
+
+#[test]
+fn exp_edges() {
+    use super::exp;
+    assert_eq!(exp(0.0), 1.0);
+    assert_eq!(exp(-0.0), 1.0);
+    assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+    assert_eq!(exp(-100.0), 0.0);
+    assert_eq!(exp(f32::INFINITY), f32::INFINITY);
+    assert_eq!(exp(89.0), f32::INFINITY);
+    assert!(exp(88.722_83).is_finite());
+    assert!(exp(f32::NAN).is_nan());
+    // monotone over a dense sweep
+    let mut prev = 0.0f32;
+    for i in -87_000..88_000 {
+        let y = exp(i as f32 * 1e-3);
+        assert!(y >= prev, "exp not monotone at {}", i as f32 * 1e-3);
+        prev = y;
+    }
+}
+
+#[test]
+fn softmax_sums_to_one_and_keeps_order() {
+    for n in [1usize, 3, 8, 9, 17, 200] {
+        let mut x: Vec<f32> = (0..n).map(|i| ((i * 37 % 11) as f32) * 0.7 - 3.0).collect();
+        let orig = x.clone();
+        super::softmax(&mut x);
+        let s: f32 = x.iter().sum();
+        assert!((s - 1.0).abs() < 1e-5, "n={n} sum={s}");
+        for i in 0..n {
+            for j in 0..n {
+                if orig[i] < orig[j] {
+                    assert!(x[i] <= x[j]);
+                }
+            }
+        }
+    }
+    let mut x = [f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY];
+    super::softmax(&mut x);
+    assert_eq!(x, [0.0, 1.0, 0.0]);
+}
