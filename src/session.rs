@@ -10,7 +10,7 @@ use half::f16;
 
 use crate::error::{Error, Result};
 use crate::format::{layout::Slot, Activation, Config, DType, Matrix, Model, Norm, Position};
-use crate::kernels::{self, Kernels, QActs, QRows};
+use crate::kernels::{self, Kernels, KvHead, QActs, QRows};
 use crate::parallel::{Parallel, Serial, SharedMut};
 use crate::sizes::{ws_total, WsDims};
 
@@ -327,13 +327,13 @@ impl<'m, 'w> Session<'m, 'w> {
 
 /// Quantizes `n` rows of width `cols` (row stride `cols` in `x`) for an int8 product; no-op
 /// for f32 models.
-fn prepare(cfg: &Config, x: &[f32], cols: usize, n: usize, xq: &mut [i8], xs: &mut [f32]) {
+fn prepare(k: &Kernels, cfg: &Config, x: &[f32], cols: usize, n: usize, xq: &mut [i8], xs: &mut [f32]) {
     if cfg.dtype != DType::Q8 {
         return;
     }
     let (stride, groups) = (cfg.row_stride(cols), cfg.groups(cols));
     for t in 0..n {
-        kernels::quantize(
+        (k.quantize)(
             &x[t * cols..(t + 1) * cols],
             cfg.group_size,
             &mut xq[t * stride..(t + 1) * stride],
@@ -425,67 +425,6 @@ fn rope_head(v: &mut [f32], cs: &[f32]) {
     }
 }
 
-/// One head's attention for one query: scores over positions `0..sc.len()`, softmax, and the
-/// weighted sum of values into `out`. Cache layout `(n_layers, ctx, kv_dim)`; `lo` is the
-/// layer's start, `kvo` the KV head's offset.
-///
-/// The score is [`kernels::scalar::dot_f32`] (eight independent lanes, a fixed reduction
-/// order), which the compiler turns into SIMD on every target without changing a bit; a
-/// single running sum would be a chain of dependent adds (a quarter of a stories15M prefill).
-#[allow(clippy::too_many_arguments)]
-fn attend(cache: &Cache<'_>, qh: &[f32], lo: usize, kvd: usize, kvo: usize, scale: f32, sc: &mut [f32], out: &mut [f32]) {
-    let hs = qh.len();
-    match cache {
-        Cache::F32 { k, .. } => {
-            for (s, a) in sc.iter_mut().enumerate() {
-                let at = lo + s * kvd + kvo;
-                *a = kernels::scalar::dot_f32(qh, &k[at..at + hs]) * scale;
-            }
-        }
-        Cache::F16 { k, .. } => {
-            for (s, a) in sc.iter_mut().enumerate() {
-                let at = lo + s * kvd + kvo;
-                *a = dot_f16(qh, &k[at..at + hs]) * scale;
-            }
-        }
-    }
-    kernels::softmax(sc);
-    out.fill(0.0);
-    for (s, &a) in sc.iter().enumerate() {
-        let at = lo + s * kvd + kvo;
-        match cache {
-            Cache::F32 { v, .. } => {
-                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
-                    *o += a * b;
-                }
-            }
-            Cache::F16 { v, .. } => {
-                for (o, &b) in out.iter_mut().zip(&v[at..at + hs]) {
-                    *o += a * b.to_f32();
-                }
-            }
-        }
-    }
-}
-
-/// [`kernels::scalar::dot_f32`] of `a` and `b` widened to f32 (the same order, so the same
-/// bits as widening `b` first).
-fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let body = n - n % 8;
-    let mut l = [0.0f32; 8];
-    for (ca, cb) in a[..body].chunks_exact(8).zip(b[..body].chunks_exact(8)) {
-        for j in 0..8 {
-            l[j] += ca[j] * cb[j].to_f32();
-        }
-    }
-    let mut acc = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for j in body..n {
-        acc += a[j] * b[j].to_f32();
-    }
-    acc
-}
-
 impl Session<'_, '_> {
     /// Runs `tokens` (at most one batch) through the decoder at positions `pos..pos+n`.
     /// Logits are computed for every token when `all`, else for the last one only.
@@ -551,7 +490,7 @@ impl Session<'_, '_> {
             for t in 0..n {
                 norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[t * dim..(t + 1) * dim], w.unwrap_or(&[]), b);
             }
-            prepare(&cfg, xb, dim, n, xq, xs);
+            prepare(k, &cfg, xb, dim, n, xq, xs);
             matmul(par, k, m.matrix(Slot::Wq, l), m.vector(Slot::Bq, l), xb, xq, xs, n, q);
             matmul(par, k, m.matrix(Slot::Wk, l), m.vector(Slot::Bk, l), xb, xq, xs, n, kb);
             matmul(par, k, m.matrix(Slot::Wv, l), m.vector(Slot::Bv, l), xb, xq, xs, n, vb);
@@ -610,7 +549,12 @@ impl Session<'_, '_> {
                             (att_s.slice(h * ctx, h * ctx + pos0 + t + 1), xa_s.slice(t * qd + h * hs, t * qd + (h + 1) * hs))
                         };
                         let qh = &q[t * qd + h * hs..t * qd + (h + 1) * hs];
-                        attend(cache, qh, lo, kvd, (h / kv_mul) * hs, scale, sc, out);
+                        let at = lo + (h / kv_mul) * hs;
+                        let kv = match cache {
+                            Cache::F32 { k, v } => KvHead::F32 { k: &k[at..], v: &v[at..] },
+                            Cache::F16 { k, v } => KvHead::F16 { k: &k[at..], v: &v[at..] },
+                        };
+                        (k.attend)(kv, kvd, qh, scale, sc, out);
                     }
                 };
                 // tokens in order (a later token's scores reuse the head's row), heads in parallel
@@ -623,7 +567,7 @@ impl Session<'_, '_> {
                     }
                 }
             }
-            prepare(&cfg, xa, qd, n, xq, xs);
+            prepare(k, &cfg, xa, qd, n, xq, xs);
             matmul(par, k, m.matrix(Slot::Wo, l), m.vector(Slot::Bo, l), xa, xq, xs, n, xb2);
             for (a, &b) in x[..n * dim].iter_mut().zip(xb2.iter()) {
                 *a += b;
@@ -634,7 +578,7 @@ impl Session<'_, '_> {
             for t in 0..n {
                 norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[t * dim..(t + 1) * dim], w.unwrap_or(&[]), b);
             }
-            prepare(&cfg, xb, dim, n, xq, xs);
+            prepare(k, &cfg, xb, dim, n, xq, xs);
             matmul(par, k, m.matrix(Slot::W1, l), m.vector(Slot::B1, l), xb, xq, xs, n, hb);
             match cfg.act {
                 Activation::SwiGlu => {
@@ -647,7 +591,7 @@ impl Session<'_, '_> {
                 Activation::GeluErf => hb[..n * hid].iter_mut().for_each(|a| *a = kernels::gelu_erf(*a)),
                 Activation::Relu => hb[..n * hid].iter_mut().for_each(|a| *a = a.max(0.0)),
             }
-            prepare(&cfg, hb, hid, n, xq, xs);
+            prepare(k, &cfg, hb, hid, n, xq, xs);
             matmul(par, k, m.matrix(Slot::W2, l), m.vector(Slot::B2, l), hb, xq, xs, n, xb2);
             for (a, &b) in x[..n * dim].iter_mut().zip(xb2.iter()) {
                 *a += b;
@@ -662,7 +606,7 @@ impl Session<'_, '_> {
             let src = first + t;
             norm(&cfg, &mut xb[t * dim..(t + 1) * dim], &x[src * dim..(src + 1) * dim], w.unwrap_or(&[]), b);
         }
-        prepare(&cfg, xb, dim, cnt, xq, xs);
+        prepare(k, &cfg, xb, dim, cnt, xq, xs);
         matmul(par, k, m.lm_head(), None, xb, xq, xs, cnt, logits);
         self.last = cnt - 1;
         self.pos += n;

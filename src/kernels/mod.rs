@@ -77,12 +77,42 @@ pub struct Kernels {
     pub matmul_q8: fn(&QRows<'_>, &QActs<'_>, &mut [f32]),
     /// `out[t * rows + r] = w[r] · x[t]`, f32 (see [`scalar::matmul_f32`]).
     pub matmul_f32: fn(&[f32], usize, usize, &[f32], usize, &mut [f32]),
+    /// [`quantize`], compiled for the set's vector width (same source, same bits).
+    pub quantize: fn(&[f32], usize, &mut [i8], &mut [f32]),
+    /// [`attend`], compiled for the set's vector width (same source, same bits).
+    pub attend: fn(KvHead<'_>, usize, &[f32], f32, &mut [f32], &mut [f32]),
+}
+
+/// One attention head's view of the KV cache: position `s`'s key is
+/// `k[s * stride..s * stride + hs]`, its value the same range of `v`.
+#[derive(Debug, Clone, Copy)]
+pub enum KvHead<'a> {
+    /// f32 cache.
+    F32 {
+        /// Keys, from this head's first key on.
+        k: &'a [f32],
+        /// Values, likewise.
+        v: &'a [f32],
+    },
+    /// f16 cache.
+    F16 {
+        /// Keys, from this head's first key on.
+        k: &'a [half::f16],
+        /// Values, likewise.
+        v: &'a [half::f16],
+    },
 }
 
 /// A kernel set and the check that says whether this machine runs it.
 pub type Tier = (&'static Kernels, fn() -> bool);
 
-static SCALAR: Kernels = Kernels { name: "scalar", matmul_q8: scalar::matmul_q8, matmul_f32: scalar::matmul_f32 };
+static SCALAR: Kernels = Kernels {
+    name: "scalar",
+    matmul_q8: scalar::matmul_q8,
+    matmul_f32: scalar::matmul_f32,
+    quantize,
+    attend,
+};
 
 /// The portable reference kernels.
 pub fn scalar() -> &'static Kernels {
@@ -159,6 +189,13 @@ pub fn runnable() -> heapless::Vec<&'static Kernels, 8> {
 /// decode step on the 2026-11-28 Xeon). The results are unchanged; `kernels/tests.rs` keeps
 /// the branchy version and checks them equal.
 pub fn quantize(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
+    quantize_body(x, gs, q, s)
+}
+
+/// The body of [`quantize`], inlined into each kernel set's copy (compiled there for wider
+/// vectors: the operations are element-wise or exact, so the bits do not change).
+#[inline(always)]
+pub(crate) fn quantize_body(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
     let groups = x.len().div_ceil(gs);
     for (g, sg) in s[..groups].iter_mut().enumerate() {
         let lo = g * gs;
@@ -184,9 +221,14 @@ pub fn quantize(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
         let inv = if scale > 0.0 { 127.0 / amax } else { 0.0 };
         for (c, &xv) in q[lo..hi].iter_mut().zip(xg) {
             let v = xv * inv;
-            // v + 0.5 for v >= +0.0, v - 0.5 below; -0.0 and the NaN case give 0 either way
-            let r = (v + 0.5f32.copysign(v)) as i32;
-            *c = if v.is_finite() { r.clamp(-127, 127) as i8 } else { 0 };
+            // a non-finite v (x non-finite, or inv infinite for a subnormal max) gives 0
+            let v = if v.is_finite() { v } else { 0.0 };
+            // v + 0.5 for v >= +0.0, v - 0.5 below, truncated; clamping before the
+            // truncation equals clamping after it (the bounds are integers)
+            let r = (v + 0.5f32.copysign(v)).clamp(-127.0, 127.0);
+            // SAFETY: r is finite and in [-127, 127], so its truncation fits an i32 (the
+            // unchecked conversion is what lets this loop vectorize).
+            *c = unsafe { r.to_int_unchecked::<i32>() } as i8;
         }
         for c in &mut q[hi..lo + gs] {
             *c = 0;
@@ -207,6 +249,69 @@ fn max_finite_abs(m: f32, v: f32) -> f32 {
 }
 
 // ---- float operations (one implementation, every platform) ---------------------------------
+
+/// One head's attention for one query `q` (length `hs`): `sc[s] = (q · k_s) * scale` for
+/// `s < sc.len()` (the dot product in [`scalar::dot_f32`]'s order), [`softmax`] over `sc`,
+/// then `out = Σ_s sc[s] · v_s` (positions in order, element-wise).
+pub fn attend(kv: KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    attend_body(kv, stride, q, scale, sc, out)
+}
+
+/// The body of [`attend`], inlined into each kernel set's copy (same source, same bits).
+#[inline(always)]
+pub(crate) fn attend_body(kv: KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    let hs = q.len();
+    match kv {
+        KvHead::F32 { k, .. } => {
+            for (s, a) in sc.iter_mut().enumerate() {
+                *a = scalar::dot_f32(q, &k[s * stride..s * stride + hs]) * scale;
+            }
+        }
+        KvHead::F16 { k, .. } => {
+            for (s, a) in sc.iter_mut().enumerate() {
+                *a = dot_f16(q, &k[s * stride..s * stride + hs]) * scale;
+            }
+        }
+    }
+    softmax(sc);
+    let out = &mut out[..hs];
+    out.fill(0.0);
+    match kv {
+        KvHead::F32 { v, .. } => {
+            for (s, &a) in sc.iter().enumerate() {
+                for (o, &b) in out.iter_mut().zip(&v[s * stride..s * stride + hs]) {
+                    *o += a * b;
+                }
+            }
+        }
+        KvHead::F16 { v, .. } => {
+            for (s, &a) in sc.iter().enumerate() {
+                for (o, &b) in out.iter_mut().zip(&v[s * stride..s * stride + hs]) {
+                    *o += a * b.to_f32();
+                }
+            }
+        }
+    }
+}
+
+/// [`scalar::dot_f32`] of `a` and `b` widened to f32 (the same order, so the same bits as
+/// widening `b` first).
+#[inline(always)]
+fn dot_f16(a: &[f32], b: &[half::f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let body = n - n % 8;
+    let mut l = [0.0f32; 8];
+    for (ca, cb) in a[..body].chunks_exact(8).zip(b[..body].chunks_exact(8)) {
+        for j in 0..8 {
+            l[j] += ca[j] * cb[j].to_f32();
+        }
+    }
+    let mut acc = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (&x, &y) in a[body..n].iter().zip(&b[body..n]) {
+        acc += x * y.to_f32();
+    }
+    acc
+}
 
 /// RMSNorm: `o = x / sqrt(mean(x²) + eps) * w`.
 pub fn rmsnorm(o: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
@@ -242,6 +347,7 @@ pub fn layernorm(o: &mut [f32], x: &[f32], w: &[f32], b: &[f32], eps: f32) {
 /// In-place softmax (max-subtracted), with [`exp`] and the sum in eight lanes
 /// (`lane[i % 8]`, reduced as in [`scalar::dot_f32`]): every step is element-wise or in a
 /// fixed order, so it compiles to SIMD and gives the same bits on every target.
+#[inline(always)]
 pub fn softmax(x: &mut [f32]) {
     let mut max = f32::NEG_INFINITY;
     for &v in x.iter() {

@@ -38,7 +38,7 @@ pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 /// (`lane[i % 8] += a[i] * b[i]` over the largest multiple of 8, multiply then add, no fused
 /// multiply-add), reduced as `((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))`, then the tail added in
 /// order.
-#[inline]
+#[inline(always)]
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let body = n - n % 8;

@@ -177,12 +177,32 @@ fn q8_model_shapes(k: &Kernels) {
     }
 }
 
+/// Batches (the prefill kernels: tokens in lanes from `x86_64::TOKENS_MIN` tokens on): token
+/// counts around the 16-lane vectors and the 32-token blocks, group sizes including ones
+/// that do not divide the 1024-code K chunk, widths spanning several chunks, row counts
+/// around the 4-row blocks.
+fn q8_batches(k: &Kernels) {
+    let mut seed = 0x5eed_0000_0000_0001u64;
+    for &n in &[4usize, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 65] {
+        for &(gs, cols) in &[(32usize, 288usize), (32, 2048), (32, 2100), (4, 172), (8, 352), (16, 1040), (36, 1100), (64, 800), (96, 3000), (1024, 2048), (128, 1)] {
+            for &rows in &[1usize, 3, 4, 5, 9] {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                Q8Case::new(rows, cols, gs, n, seed, seed % 2 == 0, seed % 5 == 0).check(k);
+            }
+        }
+    }
+    for &(rows, cols, n) in &[(288usize, 288usize, 32usize), (768, 288, 32), (288, 768, 20), (130, 768, 64)] {
+        seed += 1;
+        Q8Case::new(rows, cols, 32, n, seed, true, false).check(k);
+    }
+}
+
 /// The largest |isum| possible: every weight -128 against activations of ±127, gs 1024.
 fn q8_extremes(k: &Kernels) {
     for &gs in &[32usize, 64, 1024] {
         for &xv in &[127i8, -127] {
             for &wv in &[-128i8, 127] {
-                let (rows, cols, n) = (11, 2048, 2);
+                for (rows, cols, n) in [(11, 2048, 2), (6, 2048, 19)] {
                 let mut c = Q8Case::new(rows, cols, gs, n, 5, false, false);
                 c.wq.iter_mut().for_each(|v| *v = wv);
                 c.xq.iter_mut().for_each(|v| *v = xv);
@@ -196,8 +216,9 @@ fn q8_extremes(k: &Kernels) {
                 for _ in 0..groups {
                     want += isum;
                 }
-                assert!(out.iter().all(|&o| o == want), "{} extremes gs={gs} w={wv} x={xv}", k.name);
+                assert!(out.iter().all(|&o| o == want), "{} extremes gs={gs} w={wv} x={xv} n={n}", k.name);
                 c.check(k);
+                }
             }
         }
     }
@@ -207,7 +228,7 @@ fn q8_extremes(k: &Kernels) {
 fn q8_hostile_scales(k: &Kernels) {
     let mut seed = 991u64;
     for &gs in &[32usize, 64, 96] {
-        for &(rows, cols, n) in &[(8usize, 288usize, 1usize), (17, 172, 2), (9, 800, 3)] {
+        for &(rows, cols, n) in &[(8usize, 288usize, 1usize), (17, 172, 2), (9, 800, 3), (6, 288, 12), (5, 800, 33)] {
             seed += 1;
             Q8Case::new(rows, cols, gs, n, seed, false, true).check(k);
         }
@@ -243,6 +264,13 @@ macro_rules! kernel_set_tests {
                 } else {
                     std::eprintln!("skipped: this CPU does not run the {} kernels", stringify!($name));
                     None
+                }
+            }
+
+            #[test]
+            fn q8_batches_equal_scalar() {
+                if let Some(k) = set() {
+                    q8_batches(k);
                 }
             }
 
@@ -309,7 +337,7 @@ fn checker_catches_an_off_by_one_kernel() {
         wq[0] = wq[0].wrapping_add(1);
         scalar::matmul_q8(&QRows { q: &wq, ..*w }, x, out);
     }
-    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: scalar::matmul_f32 };
+    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend };
     let c = Q8Case::new(3, 64, 32, 1, 3, true, false);
     let r = std::panic::catch_unwind(|| c.check(&BROKEN));
     assert!(r.is_err(), "a kernel off by one code must fail the check");

@@ -19,7 +19,7 @@ use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::wasm32::*;
 
 /// The simd128 kernel set (f32 product: the scalar kernel).
-pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32 };
+pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend };
 
 /// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
 pub const TIERS: [Tier; 1] = [(&SIMD128, || true)];

@@ -71,15 +71,32 @@ use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::x86_64::*;
 
 /// The AVX2 kernel set.
-pub static AVX2: Kernels = Kernels { name: "avx2", matmul_q8: matmul_q8_avx2, matmul_f32: matmul_f32_avx2 };
+pub static AVX2: Kernels = Kernels {
+    name: "avx2",
+    matmul_q8: matmul_q8_avx2,
+    matmul_f32: matmul_f32_avx2,
+    quantize: quantize_avx2,
+    attend: attend_avx2,
+};
 
 /// AVX-VNNI (256-bit `vpdpbusd`, VEX encoded): replaces the int8 product of [`AVX2`].
-pub static AVX_VNNI: Kernels = Kernels { name: "avx-vnni", matmul_q8: matmul_q8_avxvnni, matmul_f32: matmul_f32_avx2 };
+pub static AVX_VNNI: Kernels = Kernels {
+    name: "avx-vnni",
+    matmul_q8: matmul_q8_avxvnni,
+    matmul_f32: matmul_f32_avx2,
+    quantize: quantize_avx2,
+    attend: attend_avx2,
+};
 
 /// AVX-512 VNNI (`vpdpbusd` on 512-bit vectors, two groups of 32 per load): replaces the int8
 /// product of [`AVX2`].
-pub static AVX512_VNNI: Kernels =
-    Kernels { name: "avx512-vnni", matmul_q8: matmul_q8_avx512vnni, matmul_f32: matmul_f32_avx2 };
+pub static AVX512_VNNI: Kernels = Kernels {
+    name: "avx512-vnni",
+    matmul_q8: matmul_q8_avx512vnni,
+    matmul_f32: matmul_f32_avx2,
+    quantize: quantize_avx2,
+    attend: attend_avx2,
+};
 
 // ---- feature detection ----------------------------------------------------------------------
 
@@ -441,6 +458,12 @@ unsafe fn q8_avxvnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usiz
 }
 
 fn matmul_q8_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if x.n >= TOKENS_MIN && w.gs % 4 == 0 && avx512vnni_available() {
+        let groups = check_q8(w, x, out);
+        // SAFETY: the AVX-512 features are available (checked above), check_q8 passed,
+        // gs % 4 == 0.
+        return unsafe { q8_tokens_avx512vnni(w, x, out, groups) };
+    }
     if w.gs % 32 != 0 || !avx512vnni_available() {
         return matmul_q8_avxvnni(w, x, out);
     }
@@ -606,6 +629,249 @@ unsafe fn q8_512(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
     }
 }
 
+// ---- int8 product for a batch of tokens (prefill): tokens in lanes --------------------------
+
+/// From this many tokens on, [`AVX512_VNNI`] uses [`q8_tokens`] instead of the row-block
+/// kernel.
+pub const TOKENS_MIN: usize = 8;
+/// Tokens per pass of [`q8_tokens`]: two 16-lane vectors.
+const TOK_BLOCK: usize = 32;
+/// Weight codes per K chunk of [`q8_tokens`] (rounded down to whole groups, at least one).
+const K_CHUNK: usize = 1024;
+/// Most groups in a K chunk (`gs >= 4`).
+const K_CHUNK_GROUPS: usize = K_CHUNK / 4;
+
+/// The activations of up to [`TOK_BLOCK`] tokens for one K chunk, transposed so that a
+/// vector load gives 16 tokens' codes at the same 4-code step (`q[step][token]`, 4 codes per
+/// `u32`), with each group's `-128·Σx` and activation scale per token.
+#[repr(C, align(64))]
+struct TokBlock {
+    q: [[u32; TOK_BLOCK]; K_CHUNK / 4],
+    nbias: [[i32; TOK_BLOCK]; K_CHUNK_GROUPS],
+    scale: [[f32; TOK_BLOCK]; K_CHUNK_GROUPS],
+}
+
+/// The int8 product with the tokens in the vector lanes (AVX-512 VNNI), for batches: each
+/// weight row is read once, sequentially, straight from the file's layout, and its 4-code
+/// steps are broadcast against 16 or 32 tokens' codes (transposed once per K chunk into
+/// [`TokBlock`], shared by every row). `vpdpbusd(acc, w ^ 0x80, x)` gives `Σ (w + 128)·x`
+/// per lane, and each group's accumulator starts at `-128·Σx` of that token and group, so a
+/// lane holds the exact `isum` of (row, token, group) with no horizontal reduction. Then
+/// `acc += isum as f32 * (ws[r, g] * xs[t, g])` lane by lane, groups ascending: the scalar
+/// order. Four rows share each activation load. Across K chunks the running sums wait in
+/// `out` (exact: a store and a load).
+///
+/// # Safety
+/// The CPU runs AVX2, AVX-512 F/BW/VL/VNNI; the shapes passed [`check_q8`] (which returned
+/// `groups`); `w.gs % 4 == 0`.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn q8_tokens_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+    let gs = w.gs;
+    let cg = (K_CHUNK / gs).max(1); // groups per chunk (gs <= 1024 in files; any gs works)
+    let cg = cg.min(K_CHUNK_GROUPS);
+    let mut tb = TokBlock { q: [[0; TOK_BLOCK]; K_CHUNK / 4], nbias: [[0; TOK_BLOCK]; K_CHUNK_GROUPS], scale: [[0.0; TOK_BLOCK]; K_CHUNK_GROUPS] };
+    let mut t0 = 0;
+    while t0 < x.n {
+        let nt = (x.n - t0).min(TOK_BLOCK);
+        let mut g0 = 0;
+        while g0 < groups {
+            let ng = cg.min(groups - g0);
+            if gs * ng > K_CHUNK {
+                // a single group wider than the chunk buffer (gs > 1024): not in any valid
+                // file; the row-block kernels take it
+                // SAFETY: forwarded contract (features, check_q8).
+                return unsafe { q8_avx512vnni_rows(w, x, out, groups) };
+            }
+            transpose_tokens(w, x, t0, nt, g0, ng, &mut tb);
+            // SAFETY: the features are this function's contract; the block covers tokens
+            // t0..t0 + nt <= x.n and groups g0..g0 + ng <= groups, as q8_tokens requires.
+            unsafe {
+                if nt > 16 {
+                    q8_tokens::<2>(w, out, &tb, t0, nt, g0, ng);
+                } else {
+                    q8_tokens::<1>(w, out, &tb, t0, nt, g0, ng);
+                }
+            }
+            g0 += ng;
+        }
+        t0 += nt;
+    }
+}
+
+/// The row-block kernels for what [`q8_tokens_avx512vnni`] does not take.
+///
+/// # Safety
+/// As [`q8_tokens_avx512vnni`].
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn q8_avx512vnni_rows(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if w.gs % 32 == 0 {
+            q8_avx512vnni(w, x, out, groups)
+        } else {
+            matmul_q8_avxvnni(w, x, out)
+        }
+    }
+}
+
+/// Fills `tb` for tokens `t0..t0 + nt` and groups `g0..g0 + ng` (codes `g0·gs..(g0+ng)·gs`);
+/// lanes of tokens past `nt` are zero (codes, bias and scale), so they compute zeros that are
+/// never stored.
+fn transpose_tokens(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, g0: usize, ng: usize, tb: &mut TokBlock) {
+    let (gs, stride) = (w.gs, w.stride);
+    let groups = stride / gs;
+    let steps = ng * gs / 4;
+    let c0 = g0 * gs;
+    for j in 0..TOK_BLOCK {
+        if j < nt {
+            let t = t0 + j;
+            let xt = &x.q[t * stride + c0..t * stride + c0 + ng * gs];
+            for (s, c) in xt.chunks_exact(4).enumerate() {
+                tb.q[s][j] = u32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8]);
+            }
+            for g in 0..ng {
+                let sum: i32 = xt[g * gs..(g + 1) * gs].iter().map(|&v| v as i32).sum();
+                tb.nbias[g][j] = -128 * sum;
+                tb.scale[g][j] = x.s[t * groups + g0 + g];
+            }
+        } else {
+            for q in &mut tb.q[..steps] {
+                q[j] = 0;
+            }
+            for g in 0..ng {
+                tb.nbias[g][j] = 0;
+                tb.scale[g][j] = 0.0;
+            }
+        }
+    }
+}
+
+/// One K chunk of [`q8_tokens_avx512vnni`] for `V` vectors of 16 tokens: every row, four at
+/// a time (then one at a time), against the transposed block.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI available; `w` and `out` passed [`check_q8`] with `n` tokens;
+/// `tb` filled by [`transpose_tokens`] for tokens `t0..t0 + nt` (`nt <= 16·V`, `t0 + nt <= n`)
+/// and groups `g0..g0 + ng` of `w` (`(g0 + ng)·gs <= stride`, `ng·gs <= K_CHUNK`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn q8_tokens<const V: usize>(
+    w: &QRows<'_>,
+    out: &mut [f32],
+    tb: &TokBlock,
+    t0: usize,
+    nt: usize,
+    g0: usize,
+    ng: usize,
+) {
+    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
+    let groups = stride / gs;
+    let rows4 = rows - rows % 4;
+    let steps_g = gs / 4;
+    // SAFETY: (whole body) row r < rows reads codes r·stride + g0·gs + 4·s + 0..4 for
+    // s < ng·gs/4, inside row r (g0·gs + ng·gs <= stride), and scales r·groups + g0 + g;
+    // `tb` is indexed by s < K_CHUNK/4, g < ng <= K_CHUNK_GROUPS and lane v·16 + 0..16 <
+    // TOK_BLOCK; outputs (t0 + j)·rows + r for j < nt are inside `out` (t0 + nt <= n).
+    unsafe {
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        // token j of vector v is at out[(t0 + 16v + j)·rows + r]
+        let idx = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(rows as i32));
+        let mask = |v: usize| -> __mmask16 {
+            let left = nt.saturating_sub(16 * v).min(16);
+            ((1u32 << left) - 1) as __mmask16
+        };
+        let bias = _mm512_set1_epi32(0x8080_8080u32 as i32);
+        let first = g0 == 0;
+        let o = out.as_mut_ptr();
+        let (wq, ws) = (w.q.as_ptr(), w.s.as_ptr());
+        let tq = tb.q.as_ptr().cast::<i32>();
+        let load_acc = |r: usize, v: usize| -> __m512 {
+            if first {
+                _mm512_setzero_ps()
+            } else {
+                let base = o.add((t0 + 16 * v) * rows + r);
+                _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask(v), idx, base.cast())
+            }
+        };
+        let store_acc = |r: usize, v: usize, a: __m512| {
+            let base = o.add((t0 + 16 * v) * rows + r);
+            _mm512_mask_i32scatter_ps::<4>(base.cast(), mask(v), idx, a);
+        };
+        let mut r = 0;
+        while r < rows4 {
+            let wr = [0, 1, 2, 3].map(|i| wq.add((r + i) * stride + g0 * gs));
+            let mut acc = [[_mm512_setzero_ps(); V]; 4];
+            for (i, a) in acc.iter_mut().enumerate() {
+                for (v, a) in a.iter_mut().enumerate() {
+                    *a = load_acc(r + i, v);
+                }
+            }
+            for g in 0..ng {
+                let mut ia = [[_mm512_setzero_si512(); V]; 4];
+                for v in 0..V {
+                    let nb = _mm512_load_si512(tb.nbias[g].as_ptr().add(16 * v).cast());
+                    for a in &mut ia {
+                        a[v] = nb;
+                    }
+                }
+                for s in g * steps_g..(g + 1) * steps_g {
+                    let mut xv = [_mm512_setzero_si512(); V];
+                    for (v, xv) in xv.iter_mut().enumerate() {
+                        *xv = _mm512_load_si512(tq.add(s * TOK_BLOCK + 16 * v).cast());
+                    }
+                    for i in 0..4 {
+                        let wv = _mm512_xor_si512(_mm512_set1_epi32(wr[i].add(4 * s).cast::<i32>().read_unaligned()), bias);
+                        for v in 0..V {
+                            ia[i][v] = _mm512_dpbusd_epi32(ia[i][v], wv, xv[v]);
+                        }
+                    }
+                }
+                for i in 0..4 {
+                    let wsc = _mm512_set1_ps(*ws.add((r + i) * groups + g0 + g));
+                    for v in 0..V {
+                        let sc = _mm512_mul_ps(wsc, _mm512_load_ps(tb.scale[g].as_ptr().add(16 * v)));
+                        acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_mul_ps(_mm512_cvtepi32_ps(ia[i][v]), sc));
+                    }
+                }
+            }
+            for (i, a) in acc.iter().enumerate() {
+                for (v, &a) in a.iter().enumerate() {
+                    store_acc(r + i, v, a);
+                }
+            }
+            r += 4;
+        }
+        while r < rows {
+            let wr = wq.add(r * stride + g0 * gs);
+            let mut acc = [_mm512_setzero_ps(); V];
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = load_acc(r, v);
+            }
+            for g in 0..ng {
+                let mut ia = [_mm512_setzero_si512(); V];
+                for (v, a) in ia.iter_mut().enumerate() {
+                    *a = _mm512_load_si512(tb.nbias[g].as_ptr().add(16 * v).cast());
+                }
+                for s in g * steps_g..(g + 1) * steps_g {
+                    let wv = _mm512_xor_si512(_mm512_set1_epi32(wr.add(4 * s).cast::<i32>().read_unaligned()), bias);
+                    for (v, a) in ia.iter_mut().enumerate() {
+                        *a = _mm512_dpbusd_epi32(*a, wv, _mm512_load_si512(tq.add(s * TOK_BLOCK + 16 * v).cast()));
+                    }
+                }
+                let wsc = _mm512_set1_ps(*ws.add(r * groups + g0 + g));
+                for v in 0..V {
+                    let sc = _mm512_mul_ps(wsc, _mm512_load_ps(tb.scale[g].as_ptr().add(16 * v)));
+                    acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(_mm512_cvtepi32_ps(ia[v]), sc));
+                }
+            }
+            for (v, &a) in acc.iter().enumerate() {
+                store_acc(r, v, a);
+            }
+            r += 1;
+        }
+    }
+}
+
 /// The EVEX (AVX-512 VL) encoding of the same 256-bit `vpdpbusd`.
 struct Vnni512Dot;
 impl Dot32 for Vnni512Dot {
@@ -630,6 +896,42 @@ impl Dot32 for Vnni512Dot {
 }
 
 // ---- f32 product ----------------------------------------------------------------------------
+
+// ---- the portable float operations, compiled for AVX2 -----------------------------------------
+
+/// [`super::quantize`], the same source compiled with AVX2 (8-wide vectors; element-wise and
+/// exact operations only, so the same bits).
+fn quantize_avx2(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
+    if !avx2_available() {
+        return super::quantize(x, gs, q, s);
+    }
+    // SAFETY: AVX2 is available (checked above); the body is safe code.
+    unsafe { quantize_avx2_inner(x, gs, q, s) }
+}
+
+/// # Safety
+/// AVX2 must be available.
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_avx2_inner(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
+    super::quantize_body(x, gs, q, s)
+}
+
+/// [`super::attend`], the same source compiled with AVX2 (the fixed-order sums are over eight
+/// independent lanes, the rest element-wise: the same bits).
+fn attend_avx2(kv: super::KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    if !avx2_available() {
+        return super::attend(kv, stride, q, scale, sc, out);
+    }
+    // SAFETY: AVX2 is available (checked above); the body is safe code.
+    unsafe { attend_avx2_inner(kv, stride, q, scale, sc, out) }
+}
+
+/// # Safety
+/// AVX2 must be available.
+#[target_feature(enable = "avx2")]
+unsafe fn attend_avx2_inner(kv: super::KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    super::attend_body(kv, stride, q, scale, sc, out)
+}
 
 fn matmul_f32_avx2(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
     if !avx2_available() {
