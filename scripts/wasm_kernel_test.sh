@@ -227,7 +227,7 @@ pub extern "C" fn run_broken() -> u32 {
         (kernels::wasm32::SIMD128.matmul_q8)(w, x, out);
         out[0] += 1.0;
     }
-    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: kernels::scalar::matmul_f32 };
+    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: kernels::scalar::matmul_f32, quantize: kernels::quantize, attend: kernels::attend };
     case(&BROKEN, 9, 288, 32, 1, 3, true, false, None)
 }
 

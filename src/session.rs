@@ -505,19 +505,22 @@ impl Session<'_, '_> {
                     }
                 }
             }
-            // store keys and values: cache is (n_layers, ctx, kv_dim)
+            // store keys and values. Per layer, values are (ctx, kv_dim) and keys transposed,
+            // (kv_dim, ctx), so that attention's score loop runs along positions
             let lo = l * ctx * kvd;
             for t in 0..n {
-                let at = lo + (pos0 + t) * kvd;
+                let (p, at) = (pos0 + t, lo + (pos0 + t) * kvd);
                 let (ks, vs) = (&kb[t * kvd..(t + 1) * kvd], &vb[t * kvd..(t + 1) * kvd]);
                 match cache {
                     Cache::F32 { k, v } => {
-                        k[at..at + kvd].copy_from_slice(ks);
+                        for (d, &s) in ks.iter().enumerate() {
+                            k[lo + d * ctx + p] = s;
+                        }
                         v[at..at + kvd].copy_from_slice(vs);
                     }
                     Cache::F16 { k, v } => {
-                        for (d, &s) in k[at..at + kvd].iter_mut().zip(ks) {
-                            *d = f16::from_f32(s);
+                        for (d, &s) in ks.iter().enumerate() {
+                            k[lo + d * ctx + p] = f16::from_f32(s);
                         }
                         for (d, &s) in v[at..at + kvd].iter_mut().zip(vs) {
                             *d = f16::from_f32(s);
@@ -549,12 +552,13 @@ impl Session<'_, '_> {
                             (att_s.slice(h * ctx, h * ctx + pos0 + t + 1), xa_s.slice(t * qd + h * hs, t * qd + (h + 1) * hs))
                         };
                         let qh = &q[t * qd + h * hs..t * qd + (h + 1) * hs];
-                        let at = lo + (h / kv_mul) * hs;
+                        let kvo = (h / kv_mul) * hs;
+                        let (ka, va) = (lo + kvo * ctx, lo + kvo);
                         let kv = match cache {
-                            Cache::F32 { k, v } => KvHead::F32 { k: &k[at..], v: &v[at..] },
-                            Cache::F16 { k, v } => KvHead::F16 { k: &k[at..], v: &v[at..] },
+                            Cache::F32 { k, v } => KvHead::F32 { k: &k[ka..], v: &v[va..] },
+                            Cache::F16 { k, v } => KvHead::F16 { k: &k[ka..], v: &v[va..] },
                         };
-                        (k.attend)(kv, kvd, qh, scale, sc, out);
+                        (k.attend)(kv, ctx, kvd, qh, scale, sc, out);
                     }
                 };
                 // tokens in order (a later token's scores reuse the head's row), heads in parallel

@@ -80,11 +80,12 @@ pub struct Kernels {
     /// [`quantize`], compiled for the set's vector width (same source, same bits).
     pub quantize: fn(&[f32], usize, &mut [i8], &mut [f32]),
     /// [`attend`], compiled for the set's vector width (same source, same bits).
-    pub attend: fn(KvHead<'_>, usize, &[f32], f32, &mut [f32], &mut [f32]),
+    pub attend: fn(KvHead<'_>, usize, usize, &[f32], f32, &mut [f32], &mut [f32]),
 }
 
-/// One attention head's view of the KV cache: position `s`'s key is
-/// `k[s * stride..s * stride + hs]`, its value the same range of `v`.
+/// One attention head's view of the KV cache (strides passed to [`attend`]): keys
+/// transposed, dimension `j` of position `s` at `k[j * kstride + s]`; position `s`'s value
+/// at `v[s * vstride..s * vstride + hs]`.
 #[derive(Debug, Clone, Copy)]
 pub enum KvHead<'a> {
     /// f32 cache.
@@ -250,67 +251,114 @@ fn max_finite_abs(m: f32, v: f32) -> f32 {
 
 // ---- float operations (one implementation, every platform) ---------------------------------
 
-/// One head's attention for one query `q` (length `hs`): `sc[s] = (q · k_s) * scale` for
-/// `s < sc.len()` (the dot product in [`scalar::dot_f32`]'s order), [`softmax`] over `sc`,
-/// then `out = Σ_s sc[s] · v_s` (positions in order, element-wise).
-pub fn attend(kv: KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
-    attend_body(kv, stride, q, scale, sc, out)
+/// One head's attention for one query `q` (length `hs`) over positions `s < sc.len()`:
+/// scores `sc[s] = (Σ_j q[j] · k_j[s]) * scale` with `j` ascending (each position its own
+/// running sum, so the loop runs along positions and vectorizes at any head size), then
+/// [`softmax`] over `sc`, then `out = Σ_s sc[s] · v_s` (positions ascending, element-wise).
+///
+/// Layout (see [`KvHead`]): the keys are stored transposed, `k_j[s] = k[j * kstride + s]`
+/// (dimension-major: one row of positions per dimension); values by position,
+/// `v_s = v[s * vstride..s * vstride + hs]`.
+pub fn attend(kv: KvHead<'_>, kstride: usize, vstride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    attend_body(kv, kstride, vstride, q, scale, sc, out)
 }
 
 /// The body of [`attend`], inlined into each kernel set's copy (same source, same bits).
 #[inline(always)]
-pub(crate) fn attend_body(kv: KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+pub(crate) fn attend_body(
+    kv: KvHead<'_>,
+    kstride: usize,
+    vstride: usize,
+    q: &[f32],
+    scale: f32,
+    sc: &mut [f32],
+    out: &mut [f32],
+) {
     let hs = q.len();
-    match kv {
-        KvHead::F32 { k, .. } => {
-            for (s, a) in sc.iter_mut().enumerate() {
-                *a = scalar::dot_f32(q, &k[s * stride..s * stride + hs]) * scale;
+    // scores, eight positions at a time in a register-sized accumulator (then the tail)
+    let pos = |sc: &mut [f32], base: usize, kk: &dyn Fn(usize, usize) -> f32| {
+        let mut acc = [0.0f32; 8];
+        for (j, &qj) in q.iter().enumerate() {
+            for (i, a) in acc.iter_mut().enumerate().take(sc.len()) {
+                *a += qj * kk(j * kstride + base + i, 0);
             }
         }
-        KvHead::F16 { k, .. } => {
-            for (s, a) in sc.iter_mut().enumerate() {
-                *a = dot_f16(q, &k[s * stride..s * stride + hs]) * scale;
+        for (d, a) in sc.iter_mut().zip(acc) {
+            *d = a * scale;
+        }
+    };
+    match kv {
+        KvHead::F32 { k, .. } => {
+            let mut chunks = sc.chunks_exact_mut(8);
+            let mut base = 0;
+            for c in &mut chunks {
+                let mut acc = [0.0f32; 8];
+                for (j, &qj) in q.iter().enumerate() {
+                    let kr = &k[j * kstride + base..j * kstride + base + 8];
+                    for i in 0..8 {
+                        acc[i] += qj * kr[i];
+                    }
+                }
+                for (d, a) in c.iter_mut().zip(acc) {
+                    *d = a * scale;
+                }
+                base += 8;
             }
+            pos(chunks.into_remainder(), base, &|at, _| k[at]);
+        }
+        KvHead::F16 { k, .. } => {
+            let mut chunks = sc.chunks_exact_mut(8);
+            let mut base = 0;
+            for c in &mut chunks {
+                let mut acc = [0.0f32; 8];
+                for (j, &qj) in q.iter().enumerate() {
+                    let kr = &k[j * kstride + base..j * kstride + base + 8];
+                    for i in 0..8 {
+                        acc[i] += qj * kr[i].to_f32();
+                    }
+                }
+                for (d, a) in c.iter_mut().zip(acc) {
+                    *d = a * scale;
+                }
+                base += 8;
+            }
+            pos(chunks.into_remainder(), base, &|at, _| k[at].to_f32());
         }
     }
     softmax(sc);
+    // out = Σ_s sc[s]·v_s, eight elements at a time in a register-sized accumulator
     let out = &mut out[..hs];
-    out.fill(0.0);
-    match kv {
-        KvHead::F32 { v, .. } => {
-            for (s, &a) in sc.iter().enumerate() {
-                for (o, &b) in out.iter_mut().zip(&v[s * stride..s * stride + hs]) {
-                    *o += a * b;
+    let mut c0 = 0;
+    for oc in out.chunks_mut(8) {
+        let w = oc.len();
+        let mut acc = [0.0f32; 8];
+        match kv {
+            KvHead::F32 { v, .. } => {
+                for (s, &a) in sc.iter().enumerate() {
+                    let vr = &v[s * vstride + c0..s * vstride + c0 + w];
+                    if w == 8 {
+                        for i in 0..8 {
+                            acc[i] += a * vr[i];
+                        }
+                    } else {
+                        for (o, &b) in acc.iter_mut().zip(vr) {
+                            *o += a * b;
+                        }
+                    }
+                }
+            }
+            KvHead::F16 { v, .. } => {
+                for (s, &a) in sc.iter().enumerate() {
+                    let vr = &v[s * vstride + c0..s * vstride + c0 + w];
+                    for (o, &b) in acc.iter_mut().zip(vr) {
+                        *o += a * b.to_f32();
+                    }
                 }
             }
         }
-        KvHead::F16 { v, .. } => {
-            for (s, &a) in sc.iter().enumerate() {
-                for (o, &b) in out.iter_mut().zip(&v[s * stride..s * stride + hs]) {
-                    *o += a * b.to_f32();
-                }
-            }
-        }
+        oc.copy_from_slice(&acc[..w]);
+        c0 += w;
     }
-}
-
-/// [`scalar::dot_f32`] of `a` and `b` widened to f32 (the same order, so the same bits as
-/// widening `b` first).
-#[inline(always)]
-fn dot_f16(a: &[f32], b: &[half::f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let body = n - n % 8;
-    let mut l = [0.0f32; 8];
-    for (ca, cb) in a[..body].chunks_exact(8).zip(b[..body].chunks_exact(8)) {
-        for j in 0..8 {
-            l[j] += ca[j] * cb[j].to_f32();
-        }
-    }
-    let mut acc = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for (&x, &y) in a[body..n].iter().zip(&b[body..n]) {
-        acc += x * y.to_f32();
-    }
-    acc
 }
 
 /// RMSNorm: `o = x / sqrt(mean(x²) + eps) * w`.

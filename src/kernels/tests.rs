@@ -252,6 +252,68 @@ fn f32_widths(k: &Kernels) {
     }
 }
 
+/// The attention and activation-quantization entries: every set's copy equals the portable
+/// function bit for bit (head sizes 1..=70 and 128, 1..=40 and 300 positions, f32 and f16
+/// caches, strided layouts), and the portable attention is close to an f64 reference.
+fn float_ops(k: &Kernels) {
+    let mut rng = Rng(4242);
+    for hs in (1..=70).chain([128]) {
+        for len in [1usize, 2, 7, 8, 9, 15, 16, 17, 40, 300] {
+            if (hs > 20 && len > 40 && hs != 128) || (hs > 40 && len % 8 == 2) {
+                continue;
+            }
+            let (kstride, vstride) = (len + 3, hs + 5);
+            let kbuf: Vec<f32> = (0..hs * kstride).map(|_| rng.f32() * 2.0).collect();
+            let vbuf: Vec<f32> = (0..len * vstride).map(|_| rng.f32() * 2.0).collect();
+            let q: Vec<f32> = (0..hs).map(|_| rng.f32()).collect();
+            let (k16, v16): (Vec<half::f16>, Vec<half::f16>) =
+                (kbuf.iter().map(|&x| half::f16::from_f32(x)).collect(), vbuf.iter().map(|&x| half::f16::from_f32(x)).collect());
+            for kv in [KvHead::F32 { k: &kbuf, v: &vbuf }, KvHead::F16 { k: &k16, v: &v16 }] {
+                let run = |f: fn(KvHead<'_>, usize, usize, &[f32], f32, &mut [f32], &mut [f32])| {
+                    let (mut sc, mut out) = (vec![f32::NAN; len], vec![f32::NAN; hs]);
+                    f(kv, kstride, vstride, &q, 0.3, &mut sc, &mut out);
+                    (sc, out)
+                };
+                let (want_sc, want_out) = run(attend);
+                let (got_sc, got_out) = run(k.attend);
+                for (a, b) in want_sc.iter().chain(&want_out).zip(got_sc.iter().chain(&got_out)) {
+                    assert!(same(*a, *b), "{} attend hs={hs} len={len}: {b} vs {a}", k.name);
+                }
+                if let KvHead::F32 { .. } = kv {
+                    // f64 reference
+                    let sc: Vec<f64> = (0..len)
+                        .map(|s| 0.3 * (0..hs).map(|j| q[j] as f64 * kbuf[j * kstride + s] as f64).sum::<f64>())
+                        .collect();
+                    let m = sc.iter().cloned().fold(f64::MIN, f64::max);
+                    let e: Vec<f64> = sc.iter().map(|x| (x - m).exp()).collect();
+                    let z: f64 = e.iter().sum();
+                    for i in 0..hs {
+                        let o: f64 = (0..len).map(|s| e[s] / z * vbuf[s * vstride + i] as f64).sum();
+                        assert!((o - want_out[i] as f64).abs() < 1e-5 * (1.0 + o.abs()), "attend hs={hs} len={len}: {} vs {o}", want_out[i]);
+                    }
+                }
+            }
+        }
+    }
+    for cols in [1usize, 7, 8, 31, 32, 33, 172, 288, 1000] {
+        for gs in [4usize, 32, 64] {
+            let groups = cols.div_ceil(gs);
+            let mut x: Vec<f32> = (0..cols).map(|_| rng.f32() * 5.0).collect();
+            if cols > 4 {
+                x[1] = f32::NAN;
+                x[3] = f32::INFINITY;
+                x[4] = 1e-40;
+            }
+            let (mut q1, mut s1) = (vec![9i8; groups * gs], vec![0f32; groups]);
+            let (mut q2, mut s2) = (vec![7i8; groups * gs], vec![1f32; groups]);
+            quantize(&x, gs, &mut q1, &mut s1);
+            (k.quantize)(&x, gs, &mut q2, &mut s2);
+            assert_eq!(q1, q2, "{} quantize cols={cols} gs={gs}", k.name);
+            assert!(s1.iter().zip(&s2).all(|(a, b)| same(*a, *b)), "{} quantize scales cols={cols} gs={gs}", k.name);
+        }
+    }
+}
+
 /// One test module per kernel set: `kernel_set_tests!(name, runs_here, kernels)`.
 macro_rules! kernel_set_tests {
     ($name:ident, $runs:expr, $k:expr) => {
@@ -302,6 +364,12 @@ macro_rules! kernel_set_tests {
             fn q8_hostile_scales_equal_scalar() {
                 if let Some(k) = set() {
                     super::q8_hostile_scales(k);
+                }
+            }
+            #[test]
+            fn float_ops_equal_portable() {
+                if let Some(k) = set() {
+                    super::float_ops(k);
                 }
             }
             #[test]

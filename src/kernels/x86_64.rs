@@ -916,21 +916,21 @@ unsafe fn quantize_avx2_inner(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32])
     super::quantize_body(x, gs, q, s)
 }
 
-/// [`super::attend`], the same source compiled with AVX2 (the fixed-order sums are over eight
-/// independent lanes, the rest element-wise: the same bits).
-fn attend_avx2(kv: super::KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+/// [`super::attend`], the same source compiled with AVX2 (every loop runs along independent
+/// positions or elements, in the source's order: the same bits).
+fn attend_avx2(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
     if !avx2_available() {
-        return super::attend(kv, stride, q, scale, sc, out);
+        return super::attend(kv, ks, vs, q, scale, sc, out);
     }
     // SAFETY: AVX2 is available (checked above); the body is safe code.
-    unsafe { attend_avx2_inner(kv, stride, q, scale, sc, out) }
+    unsafe { attend_avx2_inner(kv, ks, vs, q, scale, sc, out) }
 }
 
 /// # Safety
 /// AVX2 must be available.
 #[target_feature(enable = "avx2")]
-unsafe fn attend_avx2_inner(kv: super::KvHead<'_>, stride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
-    super::attend_body(kv, stride, q, scale, sc, out)
+unsafe fn attend_avx2_inner(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    super::attend_body(kv, ks, vs, q, scale, sc, out)
 }
 
 fn matmul_f32_avx2(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
