@@ -439,7 +439,9 @@ pub fn exp(x: f32) -> f32 {
     const LO: f32 = -87.336_55; // ln(2^-126), the smallest normal result
     const HI: f32 = 88.722_83; // just below ln(f32::MAX)
     const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
-    let xc = x.clamp(LO, HI);
+    // NaN becomes 0 here (the result is replaced by NaN below), so that kf is always an
+    // integer in [-126, 128]
+    let xc = if x.is_nan() { 0.0 } else { x.clamp(LO, HI) };
     let kf = (xc * LOG2E + MAGIC) - MAGIC;
     let r = (xc - kf * LN2_HI) - kf * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
@@ -451,7 +453,9 @@ pub fn exp(x: f32) -> f32 {
     let er = (r * r) * p + r + 1.0;
     // 2^k for k in -126..=128; 2^128 is not an f32, so for k = 128 (x just below HI, where
     // e^r < 1 keeps the result finite) it is applied as 2 · 2^127
-    let k = kf as i32;
+    // SAFETY: xc is finite and in [LO, HI], so kf is an integer in [-126, 128]: it fits an
+    // i32 (the unchecked conversion is what lets loops over exp vectorize).
+    let k = unsafe { kf.to_int_unchecked::<i32>() };
     let big = k > 127;
     let kk = if big { 127 } else { k };
     let y = (er * if big { 2.0 } else { 1.0 }) * f32::from_bits(((kk + 127) as u32) << 23);

@@ -638,8 +638,9 @@ pub const TOKENS_MIN: usize = 8;
 const TOK_BLOCK: usize = 32;
 /// Weight codes per K chunk of [`q8_tokens`] (rounded down to whole groups, at least one).
 const K_CHUNK: usize = 1024;
-/// Most groups in a K chunk (`gs >= 4`).
-const K_CHUNK_GROUPS: usize = K_CHUNK / 4;
+/// Most groups in a K chunk (smaller groups make shorter chunks: the block is zeroed per
+/// call, so it is kept small).
+const K_CHUNK_GROUPS: usize = 64;
 
 /// The activations of up to [`TOK_BLOCK`] tokens for one K chunk, transposed so that a
 /// vector load gives 16 tokens' codes at the same 4-code step (`q[step][token]`, 4 codes per
@@ -667,8 +668,7 @@ struct TokBlock {
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn q8_tokens_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
     let gs = w.gs;
-    let cg = (K_CHUNK / gs).max(1); // groups per chunk (gs <= 1024 in files; any gs works)
-    let cg = cg.min(K_CHUNK_GROUPS);
+    let cg = (K_CHUNK / gs).clamp(1, K_CHUNK_GROUPS); // groups per chunk
     let mut tb = TokBlock { q: [[0; TOK_BLOCK]; K_CHUNK / 4], nbias: [[0; TOK_BLOCK]; K_CHUNK_GROUPS], scale: [[0.0; TOK_BLOCK]; K_CHUNK_GROUPS] };
     let mut t0 = 0;
     while t0 < x.n {
