@@ -6,6 +6,8 @@
 //! attention → wo → residual → norm → ffn → residual) → final norm → head.
 //! Must not: allocate, or panic on any token id / position / setting (those are checked).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 use half::f16;
 
 use crate::error::{Error, Result};
@@ -114,7 +116,7 @@ fn take<'w, T: Pod>(rest: &mut &'w mut [u8], n: usize) -> &'w mut [T] {
     let buf = core::mem::take(rest);
     let (head, tail) = buf.split_at_mut(padded);
     *rest = tail;
-    debug_assert!(head.as_ptr() as usize % core::mem::align_of::<T>() == 0);
+    debug_assert!((head.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()));
     // SAFETY: `head` is `padded >= n * size_of::<T>()` bytes, exclusively borrowed for 'w,
     // and aligned for T: the carving starts at a 64-byte aligned address (Session::new) and
     // every piece is a multiple of 64 bytes long. T is f32/i8/u32/f16, for which every bit
@@ -165,6 +167,7 @@ impl<'m, 'w> Session<'m, 'w> {
     ///
     /// # Errors
     /// [`Error::WorkspaceTooSmall`], or the errors of [`state_bytes`].
+    #[allow(clippy::indexing_slicing, reason = "the carving takes the sizes state_bytes computed (checked arithmetic) from a workspace of at least that length")]
     pub fn new(model: Model<'m>, workspace: &'w mut [u8], opts: SessionOptions) -> Result<Self> {
         let cfg = *model.config();
         let need = state_bytes(&cfg, &opts)?;
@@ -236,6 +239,7 @@ impl<'m, 'w> Session<'m, 'w> {
     }
 
     /// The tokens fed so far, in order.
+    #[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
     pub fn tokens(&self) -> &[u32] {
         &self.ws.tokens[..self.pos]
     }
@@ -254,6 +258,7 @@ impl<'m, 'w> Session<'m, 'w> {
     ///
     /// # Errors
     /// [`Error::TokenOutOfRange`], [`Error::ContextFull`].
+    #[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
     pub fn step(&mut self, token: u32) -> Result<&mut [f32]> {
         self.forward(core::slice::from_ref(&token), false)?;
         let v = self.model.config().vocab_size;
@@ -265,6 +270,7 @@ impl<'m, 'w> Session<'m, 'w> {
     /// # Errors
     /// [`Error::TokenOutOfRange`], [`Error::PromptTooLong`] if they do not fit in the context,
     /// [`Error::EmptyPrompt`] for no tokens. Nothing is fed when an error is returned.
+    #[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
     pub fn prefill(&mut self, tokens: &[u32]) -> Result<&mut [f32]> {
         self.check_tokens(tokens)?;
         let b = self.plan.batch;
@@ -282,6 +288,7 @@ impl<'m, 'w> Session<'m, 'w> {
     ///
     /// # Errors
     /// As [`Session::prefill`].
+    #[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
     pub fn forward_each(&mut self, tokens: &[u32], f: &mut dyn FnMut(usize, &[f32])) -> Result<()> {
         self.check_tokens(tokens)?;
         let b = self.plan.batch;
@@ -297,6 +304,7 @@ impl<'m, 'w> Session<'m, 'w> {
 
     /// The logits of the last token fed, the tokens fed so far, and sampler scratch
     /// (`vocab_size` f32s), borrowed together for sampling.
+    #[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
     pub fn sampling_parts(&mut self) -> (&mut [f32], &[u32], &mut [f32]) {
         let v = self.model.config().vocab_size;
         let last = self.last;
@@ -327,6 +335,7 @@ impl<'m, 'w> Session<'m, 'w> {
 
 /// Quantizes `n` rows of width `cols` (row stride `cols` in `x`) for an int8 product; no-op
 /// for f32 models.
+#[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
 fn prepare(k: &Kernels, cfg: &Config, x: &[f32], cols: usize, n: usize, xq: &mut [i8], xs: &mut [f32]) {
     if cfg.dtype != DType::Q8 {
         return;
@@ -345,6 +354,7 @@ fn prepare(k: &Kernels, cfg: &Config, x: &[f32], cols: usize, n: usize, xq: &mut
 /// `out[t, r] = m[r] · x[t] (+ bias[r])` for `n` tokens; `x`/`xq`/`xs` as left by `prepare`.
 /// With `par`, one token's rows (decode) or the tokens (prefill) are split into chunks.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
 fn matmul(
     par: &dyn Parallel,
     k: &Kernels,
@@ -415,6 +425,7 @@ fn norm(cfg: &Config, o: &mut [f32], x: &[f32], w: &[f32], b: Option<&[f32]>) {
 }
 
 /// Rotates one head (Hugging Face "rotate half": pairs `(i, i + hs/2)`).
+#[allow(clippy::indexing_slicing, reason = "cs holds hs values, v holds hs: both split at hs / 2")]
 fn rope_head(v: &mut [f32], cs: &[f32]) {
     let half = v.len() / 2;
     let (cos, sin) = cs.split_at(half);
@@ -428,6 +439,7 @@ fn rope_head(v: &mut [f32], cs: &[f32]) {
 impl Session<'_, '_> {
     /// Runs `tokens` (at most one batch) through the decoder at positions `pos..pos+n`.
     /// Logits are computed for every token when `all`, else for the last one only.
+    #[allow(clippy::indexing_slicing, reason = "the workspace is carved to the plan's sizes (batch, ctx, dims) in `new`; token ids, counts and positions are checked against vocab, batch and ctx before any indexing (top of `forward`, `check_tokens`)")]
     fn forward(&mut self, tokens: &[u32], all: bool) -> Result<()> {
         let cfg = *self.model.config();
         let n = tokens.len();

@@ -62,7 +62,7 @@ pub fn best() -> Option<&'static Kernels> {
 
 /// Checks every bound the raw-pointer kernels rely on; returns the number of groups.
 fn check_q8(w: &QRows<'_>, x: &QActs<'_>, out: &[f32]) -> usize {
-    assert!(w.gs > 0 && w.stride % w.gs == 0, "stride must be a whole number of groups");
+    assert!(w.gs > 0 && w.stride.is_multiple_of(w.gs), "stride must be a whole number of groups");
     let groups = w.stride / w.gs;
     assert!(w.q.len() >= w.rows * w.stride && w.s.len() >= w.rows * groups, "weights too short");
     assert!(x.q.len() >= x.n * w.stride && x.s.len() >= x.n * groups, "activations too short");
@@ -133,7 +133,7 @@ unsafe fn q8_neon<D: Dot16>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], group
     let blocks = gs / 16;
     let rows4 = rows - rows % 4;
     let (wq, ws, xq, xs, o) = (w.q.as_ptr(), w.s.as_ptr(), x.q.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
-    // SAFETY (whole body): every pointer stays inside the slices whose lengths check_q8
+    // SAFETY: (whole body) every pointer stays inside the slices whose lengths check_q8
     // asserted: rows r < rows of `stride` codes and `groups` scales, tokens t < x.n likewise,
     // outputs t * rows + r; loads read offsets g * gs + 16 * b + 16 <= stride. The CPU
     // features are the caller's contract.
@@ -185,7 +185,7 @@ unsafe fn q8_neon<D: Dot16>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], group
 }
 
 fn matmul_q8_neon(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if w.gs % 16 != 0 || !neon_available() {
+    if !w.gs.is_multiple_of(16) || !neon_available() {
         return scalar::matmul_q8(w, x, out);
     }
     let groups = check_q8(w, x, out);
@@ -202,7 +202,7 @@ unsafe fn q8_neon_entry(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: u
 }
 
 fn matmul_q8_dotprod(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if w.gs % 16 != 0 || !dotprod_available() {
+    if !w.gs.is_multiple_of(16) || !dotprod_available() {
         return matmul_q8_neon(w, x, out);
     }
     let groups = check_q8(w, x, out);

@@ -28,6 +28,8 @@
 //! Node). Speed: `cargo bench --bench kernels` (per kernel, GB/s and GOP/s) and
 //! `cargo bench --bench decode` (tok/s per kernel set).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
 pub mod scalar;
@@ -76,12 +78,18 @@ pub struct Kernels {
     /// `out[t * w.rows + r] = row r · token t`, int8 (see [`scalar::matmul_q8`]).
     pub matmul_q8: fn(&QRows<'_>, &QActs<'_>, &mut [f32]),
     /// `out[t * rows + r] = w[r] · x[t]`, f32 (see [`scalar::matmul_f32`]).
-    pub matmul_f32: fn(&[f32], usize, usize, &[f32], usize, &mut [f32]),
+    pub matmul_f32: MatmulF32,
     /// [`quantize`], compiled for the set's vector width (same source, same bits).
     pub quantize: fn(&[f32], usize, &mut [i8], &mut [f32]),
     /// [`attend`], compiled for the set's vector width (same source, same bits).
-    pub attend: fn(KvHead<'_>, usize, usize, &[f32], f32, &mut [f32], &mut [f32]),
+    pub attend: Attend,
 }
+
+/// The type of [`Kernels::matmul_f32`]: `(w, rows, cols, x, n, out)`.
+pub type MatmulF32 = fn(&[f32], usize, usize, &[f32], usize, &mut [f32]);
+
+/// The type of [`Kernels::attend`]: `(kv, kstride, vstride, q, scale, scores, out)`.
+pub type Attend = fn(KvHead<'_>, usize, usize, &[f32], f32, &mut [f32], &mut [f32]);
 
 /// One attention head's view of the KV cache (strides passed to [`attend`]): keys
 /// transposed, dimension `j` of position `s` at `k[j * kstride + s]`; position `s`'s value
@@ -196,6 +204,7 @@ pub fn quantize(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
 /// The body of [`quantize`], inlined into each kernel set's copy (compiled there for wider
 /// vectors: the operations are element-wise or exact, so the bits do not change).
 #[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub(crate) fn quantize_body(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
     let groups = x.len().div_ceil(gs);
     for (g, sg) in s[..groups].iter_mut().enumerate() {
@@ -265,6 +274,7 @@ pub fn attend(kv: KvHead<'_>, kstride: usize, vstride: usize, q: &[f32], scale: 
 
 /// The body of [`attend`], inlined into each kernel set's copy (same source, same bits).
 #[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub(crate) fn attend_body(
     kv: KvHead<'_>,
     kstride: usize,
@@ -396,6 +406,7 @@ pub fn layernorm(o: &mut [f32], x: &[f32], w: &[f32], b: &[f32], eps: f32) {
 /// (`lane[i % 8]`, reduced as in [`scalar::dot_f32`]): every step is element-wise or in a
 /// fixed order, so it compiles to SIMD and gives the same bits on every target.
 #[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "body = len - len % 8 <= len")]
 pub fn softmax(x: &mut [f32]) {
     let mut max = f32::NEG_INFINITY;
     for &v in x.iter() {
@@ -449,7 +460,7 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which rounds to 0.5 in f32
     let er = (r * r) * p + r + 1.0;
     // 2^k for k in -126..=128; 2^128 is not an f32, so for k = 128 (x just below HI, where
     // e^r < 1 keeps the result finite) it is applied as 2 · 2^127

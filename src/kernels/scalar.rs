@@ -15,6 +15,7 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 /// `out[t * w.rows + r] = Σ_g (isum_g as f32) * (w.s[r, g] * x.s[t, g])`, with `g` in
 /// ascending order, starting from `0.0`, where `isum_g` is the exact i32 dot product of the
 /// group's codes.
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     let groups = w.stride / w.gs;
     for t in 0..x.n {
@@ -39,6 +40,7 @@ pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 /// multiply-add), reduced as `((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))`, then the tail added in
 /// order.
 #[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "n is the shorter length and body <= n, so every range is in bounds")]
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let body = n - n % 8;
@@ -59,6 +61,7 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// f32 matrix product: `out[t * rows + r] = dot_f32(w[r], x[t])`.
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub fn matmul_f32(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
     for t in 0..n {
         let xt = &x[t * cols..(t + 1) * cols];

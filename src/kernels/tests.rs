@@ -269,7 +269,7 @@ fn float_ops(k: &Kernels) {
             let (k16, v16): (Vec<half::f16>, Vec<half::f16>) =
                 (kbuf.iter().map(|&x| half::f16::from_f32(x)).collect(), vbuf.iter().map(|&x| half::f16::from_f32(x)).collect());
             for kv in [KvHead::F32 { k: &kbuf, v: &vbuf }, KvHead::F16 { k: &k16, v: &v16 }] {
-                let run = |f: fn(KvHead<'_>, usize, usize, &[f32], f32, &mut [f32], &mut [f32])| {
+                let run = |f: Attend| {
                     let (mut sc, mut out) = (vec![f32::NAN; len], vec![f32::NAN; hs]);
                     f(kv, kstride, vstride, &q, 0.3, &mut sc, &mut out);
                     (sc, out)

@@ -59,11 +59,12 @@ fn reduce4(a: &[v128; 4]) -> v128 {
     i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(s01, s23), i32x4_shuffle::<2, 3, 6, 7>(s01, s23))
 }
 
+#[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug); t < x.n, r0 + 4 <= rows")]
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if w.gs % 16 != 0 {
+    if !w.gs.is_multiple_of(16) {
         return scalar::matmul_q8(w, x, out);
     }
-    assert!(w.gs > 0 && w.stride % w.gs == 0, "stride must be a whole number of groups");
+    assert!(w.gs > 0 && w.stride.is_multiple_of(w.gs), "stride must be a whole number of groups");
     let (gs, stride, rows) = (w.gs, w.stride, w.rows);
     let groups = stride / gs;
     assert!(w.q.len() >= rows * stride && w.s.len() >= rows * groups, "weights too short");

@@ -171,7 +171,7 @@ pub fn best() -> Option<&'static Kernels> {
 /// Checks every bound the raw-pointer kernels rely on; returns the number of groups.
 /// Panics (like the scalar kernel's slice indexing would) on inconsistent shapes.
 fn check_q8(w: &QRows<'_>, x: &QActs<'_>, out: &[f32]) -> usize {
-    assert!(w.gs > 0 && w.stride % w.gs == 0, "stride must be a whole number of groups");
+    assert!(w.gs > 0 && w.stride.is_multiple_of(w.gs), "stride must be a whole number of groups");
     let groups = w.stride / w.gs;
     assert!(w.q.len() >= w.rows * w.stride && w.s.len() >= w.rows * groups, "weights too short");
     assert!(x.q.len() >= x.n * w.stride && x.s.len() >= x.n * groups, "activations too short");
@@ -323,7 +323,7 @@ impl Prefetch {
             for i in 0..8 {
                 _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i * self.stride));
             }
-            if g % 16 == 0 {
+            if g.is_multiple_of(16) {
                 let q = sb.wrapping_add(self.scales + g).cast::<i8>();
                 for i in 0..8 {
                     _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(4 * i * self.groups));
@@ -424,7 +424,7 @@ unsafe fn q8_tail<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], from:
 // ---- int8 product: entry points -------------------------------------------------------------
 
 fn matmul_q8_avx2(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if w.gs % 32 != 0 || !avx2_available() {
+    if !w.gs.is_multiple_of(32) || !avx2_available() {
         return scalar::matmul_q8(w, x, out);
     }
     let groups = check_q8(w, x, out);
@@ -441,7 +441,7 @@ unsafe fn q8_avx2(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) 
 }
 
 fn matmul_q8_avxvnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if w.gs % 32 != 0 || !avxvnni_available() {
+    if !w.gs.is_multiple_of(32) || !avxvnni_available() {
         return matmul_q8_avx2(w, x, out);
     }
     let groups = check_q8(w, x, out);
@@ -458,13 +458,13 @@ unsafe fn q8_avxvnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usiz
 }
 
 fn matmul_q8_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if x.n >= TOKENS_MIN && w.gs % 4 == 0 && avx512vnni_available() {
+    if x.n >= TOKENS_MIN && w.gs.is_multiple_of(4) && avx512vnni_available() {
         let groups = check_q8(w, x, out);
         // SAFETY: the AVX-512 features are available (checked above), check_q8 passed,
         // gs % 4 == 0.
         return unsafe { q8_tokens_avx512vnni(w, x, out, groups) };
     }
-    if w.gs % 32 != 0 || !avx512vnni_available() {
+    if !w.gs.is_multiple_of(32) || !avx512vnni_available() {
         return matmul_q8_avxvnni(w, x, out);
     }
     let groups = check_q8(w, x, out);
@@ -480,7 +480,7 @@ unsafe fn q8_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: u
     // SAFETY: forwarded contract; this function enables every feature q8_512 and
     // Vnni512Dot use.
     unsafe {
-        if w.gs == 32 || w.gs % 64 == 0 {
+        if w.gs == 32 || w.gs.is_multiple_of(64) {
             q8_512(w, x, out, groups)
         } else {
             q8_256::<Vnni512Dot>(w, x, out, groups)
@@ -706,7 +706,7 @@ unsafe fn q8_tokens_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], gr
 unsafe fn q8_avx512vnni_rows(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
     // SAFETY: forwarded contract.
     unsafe {
-        if w.gs % 32 == 0 {
+        if w.gs.is_multiple_of(32) {
             q8_avx512vnni(w, x, out, groups)
         } else {
             matmul_q8_avxvnni(w, x, out)
@@ -717,6 +717,7 @@ unsafe fn q8_avx512vnni_rows(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], grou
 /// Fills `tb` for tokens `t0..t0 + nt` and groups `g0..g0 + ng` (codes `g0·gs..(g0+ng)·gs`);
 /// lanes of tokens past `nt` are zero (codes, bias and scale), so they compute zeros that are
 /// never stored.
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 fn transpose_tokens(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, g0: usize, ng: usize, tb: &mut TokBlock) {
     let (gs, stride) = (w.gs, w.stride);
     let groups = stride / gs;
@@ -755,6 +756,7 @@ fn transpose_tokens(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, g0: usiz
 /// and groups `g0..g0 + ng` of `w` (`(g0 + ng)·gs <= stride`, `ng·gs <= K_CHUNK`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "g < ng <= K_CHUNK_GROUPS indexes the token block (see the SAFETY note)")]
 unsafe fn q8_tokens<const V: usize>(
     w: &QRows<'_>,
     out: &mut [f32],
@@ -945,6 +947,7 @@ fn matmul_f32_avx2(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out
 /// # Safety
 /// AVX2 must be available; lengths as asserted by the caller.
 #[target_feature(enable = "avx2")]
+#[allow(clippy::indexing_slicing, reason = "lengths asserted by matmul_f32_avx2")]
 unsafe fn matmul_f32_avx2_inner(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
     let body = cols - cols % 8;
     for t in 0..n {
