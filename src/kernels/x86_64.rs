@@ -61,6 +61,18 @@
 //! clock, same day and machine: stories15M shape 617 tok/s before → 1167 tok/s
 //! (avx512-vnni); stories110M shape 43 → 100 tok/s.
 //!
+//! # Batches (prefill): tokens in the lanes
+//!
+//! From [`TOKENS_MIN`] tokens on, [`AVX512_VNNI`] switches to `q8_tokens`: the 16 lanes of a
+//! vector hold 16 tokens (the activations of a block of up to 32 tokens are transposed once
+//! per 1024-code chunk, shared by every row), each 4-code step of a weight row is broadcast
+//! against them, and each group's `vpdpbusd` accumulator starts at that token's `-128·Σx`.
+//! So a lane holds the exact `isum` of (row, token, group) without any horizontal
+//! reduction, weights are read once per 32 tokens in the file's own row-major order, and
+//! the float part is the scalar order lane by lane. stories15M shape, 128-token prompt,
+//! 1 thread (`tinygpt bench`, 2026-11-29, shared machine): prefill 3.6k tok/s with the
+//! row-block kernel → 5.5k with this one (then 6.9k with the attention changes).
+//!
 //! So each tier is wired in where it wins: [`AVX_VNNI`] ties [`AVX2`] for one token and
 //! matches or beats it for batches, with 2 instead of 4–5 instructions per 32 codes; the 512-bit
 //! [`AVX512_VNNI`] wins everywhere (the 256-bit EVEX form of its step, used for odd group
