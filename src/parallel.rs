@@ -1,5 +1,5 @@
 //! Optional parallelism for the forward pass, behind a tiny trait so the core stays
-//! `no_std`: the std shell plugs in a thread pool (`threads::Pool`, rayon), firmware runs
+//! `no_std`: the std shell plugs in a thread pool (`threads::Pool`), firmware runs
 //! serially. Work is split by output rows (decode) or by tokens (prefill) for the matrix
 //! products, and by heads for attention; every split computes exactly what the serial code
 //! computes, so results do not depend on the thread count.
