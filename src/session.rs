@@ -145,7 +145,7 @@ struct Workspace<'w> {
     xq: &'w mut [i8],      // (B, qstride) quantized activations
     xs: &'w mut [f32],     // (B, qgroups) their scales
     logits: &'w mut [f32], // (B, vocab_size)
-    cache: Cache<'w>,      // (n_layers, ctx, kv_dim) keys and values
+    cache: Cache<'w>,      // keys (n_layers, kv_dim, ctx), values (n_layers, ctx, kv_dim)
     tokens: &'w mut [u32], // (ctx,) tokens fed so far
     probs: &'w mut [f32],  // (vocab_size,) sampler scratch
 }
