@@ -22,7 +22,13 @@ mod before {
     use std::arch::x86_64::*;
     use tinygpt::kernels::{scalar, Kernels, QActs, QRows};
 
-    pub static AVX2_1ROW: Kernels = Kernels { name: "avx2-1row", matmul_q8: matmul, matmul_f32: scalar::matmul_f32 };
+    pub static AVX2_1ROW: Kernels = Kernels {
+        name: "avx2-1row",
+        matmul_q8: matmul,
+        matmul_f32: scalar::matmul_f32,
+        quantize: tinygpt::kernels::quantize,
+        attend: tinygpt::kernels::attend,
+    };
 
     fn matmul(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
         if w.gs % 32 != 0 || !std::is_x86_feature_detected!("avx2") {
