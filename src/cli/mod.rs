@@ -291,6 +291,12 @@ fn cmd_info(a: &ModelArg) -> Result<(), Failure> {
     print_json(&info_json(&m)?)
 }
 
+/// Prompt tokens per forward pass: 32 per thread (a prefill batch is split across threads
+/// by tokens, and the batch kernels work on blocks of 32 tokens).
+fn prefill_batch(threads: usize) -> usize {
+    32 * threads.clamp(1, 8)
+}
+
 fn cmd_bench(a: &BenchArgs) -> Result<(), Failure> {
     let l = load(&a.m)?;
     let m = l.model()?;
@@ -305,7 +311,7 @@ fn cmd_bench(a: &BenchArgs) -> Result<(), Failure> {
     let (par, threads) = a.t.pool()?;
     let toks: Vec<u32> = (0..need).map(|i| ((i * 7919 + 13) % c.vocab_size) as u32).collect();
     let dec_opts = SessionOptions { ctx: need, ..Default::default() };
-    let pre_opts = SessionOptions { ctx: need, batch: 32, ..Default::default() };
+    let pre_opts = SessionOptions { ctx: need, batch: prefill_batch(threads), ..Default::default() };
     let mut ws = vec![0u8; state_bytes(&c, &pre_opts).map_err(input_err)?];
     // prefill: warm up once, then time the best of 3
     let mut prefill = f64::MAX;
@@ -382,7 +388,7 @@ fn cmd_generate(a: &GenerateArgs) -> Result<(), Failure> {
     use crate::generate::{generate, Event, GenerateOptions};
     let l = load(&a.m)?;
     let m = l.model()?;
-    let (par, _) = a.t.pool()?;
+    let (par, threads) = a.t.pool()?;
     let sampler = crate::sampler::SamplerConfig {
         temperature: a.temperature,
         top_k: a.top_k,
@@ -395,7 +401,7 @@ fn cmd_generate(a: &GenerateArgs) -> Result<(), Failure> {
     sampler.validate().map_err(input_err)?;
     let stops: Vec<&str> = a.stop.iter().map(String::as_str).collect();
     let opts = GenerateOptions { max_tokens: a.max_tokens, stop: &stops, sampler };
-    let sopts = SessionOptions { batch: 16, ..Default::default() };
+    let sopts = SessionOptions { batch: prefill_batch(threads), ..Default::default() };
     let mut ws = vec![0u8; state_bytes(m.config(), &sopts).map_err(input_err)?];
     let mut s = Session::new(m, &mut ws, sopts).map_err(input_err)?.with_parallel(par);
     let mut prompt_buf = vec![0u32; a.prompt.len() + 16];
