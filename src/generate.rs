@@ -5,6 +5,21 @@
 //! text that may be the start of a stop string. Must not: allocate; every buffer is the
 //! session's workspace, the caller's prompt buffer, or a fixed array here.
 
+// Panic-free core: see "Panics" in the crate docs (src/lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 use crate::error::{Error, Result};
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::session::Session;
@@ -94,16 +109,17 @@ impl Holdback {
     }
 
     fn held(&self) -> &str {
-        // Only whole chars are ever appended, so the buffer is valid UTF-8.
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+        // Only whole chars are ever appended, so the buffer is valid UTF-8; `len <= HOLD`.
+        self.buf.get(..self.len).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("")
     }
 
-    /// Emits the first `n` held bytes (a char boundary).
+    /// Emits the first `n` held bytes (a char boundary; at most all of them).
     fn release(&mut self, n: usize, emit: &mut dyn FnMut(&str)) {
+        let n = n.min(self.len);
         if n == 0 {
             return;
         }
-        emit(core::str::from_utf8(&self.buf[..n]).unwrap_or(""));
+        emit(self.buf.get(..n).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or(""));
         self.buf.copy_within(n..self.len, 0);
         self.len -= n;
     }
@@ -124,8 +140,11 @@ impl Holdback {
                 let cut = held.char_indices().map(|(i, _)| i).find(|&i| i >= e.len()).unwrap_or(self.len);
                 self.release(cut, emit);
             }
-            self.buf[self.len..self.len + e.len()].copy_from_slice(e);
-            self.len += e.len();
+            // room by the release above: `len + e.len() <= HOLD`
+            if let Some(dst) = self.buf.get_mut(self.len..self.len + e.len()) {
+                dst.copy_from_slice(e);
+                self.len += e.len();
+            }
             let held = self.held();
             if let Some(s) = self.stops.iter().find(|s| held.ends_with(s.as_str())) {
                 let keep = self.len - s.len();
@@ -139,7 +158,7 @@ impl Holdback {
         let keep_from = held
             .char_indices()
             .map(|(i, _)| i)
-            .find(|&i| self.stops.iter().any(|s| s.as_str().starts_with(&held[i..])))
+            .find(|&i| held.get(i..).is_some_and(|tail| self.stops.iter().any(|s| s.as_str().starts_with(tail))))
             .unwrap_or(self.len);
         self.release(keep_from, emit);
         false
@@ -196,7 +215,8 @@ impl Generation {
             *slot = start;
             n = 1;
         }
-        Self::start_tokens(session, &prompt_buf[..n], opts)
+        let prompt = prompt_buf.get(..n).ok_or(Error::BufferTooSmall { what: "prompt", needed: n })?;
+        Self::start_tokens(session, prompt, opts)
     }
 
     /// Resets the session and prefills it with `prompt` token ids.

@@ -4,6 +4,21 @@
 //! includes this file with `#[path]` to emit the built-in model's `STATE_BYTES` consts.
 //! Must not depend on anything else in the crate.
 
+// Panic-free core: see "Panics" in the crate docs (src/lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 /// Alignment of every workspace buffer, and the slack added for the start.
 pub const WS_ALIGN: u64 = 64;
 
@@ -84,9 +99,10 @@ pub const fn ws_total(d: &WsDims) -> Option<u64> {
         None => return None,
     };
     let mut total = WS_ALIGN;
-    let mut i = 0;
-    while i < WS_BUFFERS {
-        let bytes = match bufs[i].1.checked_mul(bufs[i].0) {
+    let mut rest: &[(u64, u64)] = &bufs;
+    while let [(size, count), tail @ ..] = rest {
+        rest = tail;
+        let bytes = match count.checked_mul(*size) {
             Some(v) => v,
             None => return None,
         };
@@ -98,7 +114,6 @@ pub const fn ws_total(d: &WsDims) -> Option<u64> {
             Some(v) => v,
             None => return None,
         };
-        i += 1;
     }
     Some(total)
 }

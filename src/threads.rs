@@ -137,7 +137,7 @@ fn worker(mb: &Mailbox, w: usize, n: usize) {
                 break e;
             }
             spins = spins.wrapping_add(1);
-            if spins % 256 == 0 && start.elapsed() > SPIN {
+            if spins.is_multiple_of(256) && start.elapsed() > SPIN {
                 mb.sleeping.store(true, SeqCst);
                 if mb.epoch.load(SeqCst) == seen {
                     thread::park();

@@ -257,7 +257,7 @@ impl<'a> Cursor<'a> {
             return self.f32s(n, what);
         }
         let gs = self.group_size;
-        if n % gs != 0 {
+        if !n.is_multiple_of(gs) {
             return Err(invalid(self.file, format!("{what}: {n} values are not a whole number of groups of {gs}")));
         }
         let q = self.take(n, what)?;

@@ -97,7 +97,7 @@ impl Imported {
             DType::F32 => 0,
             DType::Q8 => {
                 let gs = opts.group_size;
-                if !(4..=1024).contains(&gs) || gs % 4 != 0 {
+                if !(4..=1024).contains(&gs) || !gs.is_multiple_of(4) {
                     return Err(ConvertError::Options(format!(
                         "group size {gs} is not allowed (a multiple of 4 from 4 to 1024; usually 32 or 64)"
                     )));

@@ -3,6 +3,21 @@
 //! Owns: hyper-parameters, their validation, and every size computed from them (with checked
 //! arithmetic). Must not: touch bytes (that is `format::mod`) or run anything.
 
+// Panic-free core: see "Panics" in the crate docs (src/lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 use crate::error::{Error, Result};
 
 /// Which family the model comes from. Recorded for `info`; the forward pass is driven by the
@@ -154,7 +169,7 @@ impl Config {
         range("n_layers", self.n_layers, 1, MAX_LAYERS)?;
         range("n_heads", self.n_heads, 1, 4096)?;
         range("n_kv_heads", self.n_kv_heads, 1, self.n_heads)?;
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(Error::BadField { field: "n_kv_heads", value: self.n_kv_heads as u64 });
         }
         range("head_size", self.head_size, 1, MAX_DIM)?;
@@ -165,7 +180,7 @@ impl Config {
             DType::F32 => {}
             DType::Q8 => {
                 let gs = self.group_size;
-                if !(4..=1024).contains(&gs) || gs % 4 != 0 {
+                if !(4..=1024).contains(&gs) || !gs.is_multiple_of(4) {
                     return Err(Error::BadField { field: "group_size", value: gs as u64 });
                 }
             }
@@ -174,7 +189,7 @@ impl Config {
             return Err(Error::BadField { field: "norm_eps", value: self.norm_eps.to_bits() as u64 });
         }
         if self.pos == Position::Rope {
-            if self.head_size % 2 != 0 {
+            if !self.head_size.is_multiple_of(2) {
                 return Err(Error::BadField { field: "head_size (odd with RoPE)", value: self.head_size as u64 });
             }
             if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
@@ -184,7 +199,7 @@ impl Config {
                 });
             }
         }
-        if self.pos == Position::Sinusoidal && self.dim % 2 != 0 {
+        if self.pos == Position::Sinusoidal && !self.dim.is_multiple_of(2) {
             return Err(Error::BadField { field: "dim (odd with sinusoidal positions)", value: self.dim as u64 });
         }
         if self.act == Activation::SwiGlu && self.norm == Norm::LayerNorm && self.bias {

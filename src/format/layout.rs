@@ -3,6 +3,21 @@
 //! Shared by the reader (`format::Model::parse`) and the writer (`format::writer`), so the two
 //! cannot drift. `docs/FORMAT.md` describes the same layout in prose.
 
+// Panic-free core: see "Panics" in the crate docs (src/lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 /// File magic, the first four bytes.
 pub const MAGIC: [u8; 4] = *b"TGPT";
 /// Format version written and read.
@@ -199,7 +214,9 @@ pub fn checksum(bytes: &[u8]) -> u64 {
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
+        for (d, &b) in w.iter_mut().zip(rest) {
+            *d = b;
+        }
         h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
     h ^ (h >> 29)

@@ -5,6 +5,21 @@
 //! copy weights, or panic on any input. `docs/FORMAT.md` specifies the layout in prose;
 //! `layout.rs` holds the constants shared with the writer.
 
+// Panic-free core: see "Panics" in the crate docs (src/lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 mod config;
 pub mod layout;
 #[cfg(feature = "std")]
@@ -56,20 +71,45 @@ impl Matrix<'_> {
         }
     }
     /// Copies row `r` into `out[..cols]` as f32 (dequantizing if needed): an embedding lookup.
+    ///
+    /// If `r` is not a row of the matrix or `out` is shorter than `cols` (caller bugs: the
+    /// session only looks up validated token ids and positions), `out` is left unchanged;
+    /// debug builds assert.
     pub fn row_into(&self, r: usize, out: &mut [f32]) {
+        let Some(out) = out.get_mut(..self.cols()) else {
+            debug_assert!(false, "row_into: output shorter than a row");
+            return;
+        };
         match *self {
-            Matrix::F32 { w, cols, .. } => out[..cols].copy_from_slice(&w[r * cols..(r + 1) * cols]),
+            Matrix::F32 { w, cols, .. } => {
+                let Some(row) = span(r, cols, cols).and_then(|rg| w.get(rg)) else {
+                    debug_assert!(false, "row_into: row {r} out of range");
+                    return;
+                };
+                out.copy_from_slice(row);
+            }
             Matrix::Q8 { q, s, cols, gs, .. } => {
-                let groups = cols.div_ceil(gs);
-                let stride = groups * gs;
-                let qr = &q[r * stride..r * stride + cols];
-                let sr = &s[r * groups..(r + 1) * groups];
-                for (i, (o, &v)) in out[..cols].iter_mut().zip(qr).enumerate() {
-                    *o = v as f32 * sr[i / gs];
+                let groups = cols.div_ceil(gs.max(1));
+                let qr = span(r, groups * gs, cols).and_then(|rg| q.get(rg));
+                let sr = span(r, groups, groups).and_then(|rg| s.get(rg));
+                let (Some(qr), Some(sr), true) = (qr, sr, gs > 0) else {
+                    debug_assert!(false, "row_into: row {r} out of range");
+                    return;
+                };
+                for ((o, qg), &scale) in out.chunks_mut(gs).zip(qr.chunks(gs)).zip(sr) {
+                    for (o, &v) in o.iter_mut().zip(qg) {
+                        *o = v as f32 * scale;
+                    }
                 }
             }
         }
     }
+}
+
+/// `r * stride .. r * stride + len`, or `None` on overflow.
+fn span(r: usize, stride: usize, len: usize) -> Option<core::ops::Range<usize>> {
+    let start = r.checked_mul(stride)?;
+    Some(start..start.checked_add(len)?)
 }
 
 /// How the tokenizer section and the weights may be checked when parsing.
@@ -162,12 +202,12 @@ impl<'a> Model<'a> {
     pub fn parse(bytes: &'a [u8], opts: ParseOptions) -> Result<Self> {
         let len = bytes.len() as u64;
         if bytes.len() < H_END {
-            if bytes.len() >= 4 && bytes[..4] != MAGIC {
+            if bytes.get(..4).is_some_and(|m| m != MAGIC) {
                 return Err(Error::BadMagic);
             }
             return Err(Error::Truncated { what: "header", needed: HEADER_LEN as u64, available: len });
         }
-        if bytes[H_MAGIC..H_MAGIC + 4] != MAGIC {
+        if bytes.get(H_MAGIC..H_MAGIC + 4) != Some(&MAGIC[..]) {
             return Err(Error::BadMagic);
         }
         let version = rd32(bytes, H_VERSION);
@@ -177,14 +217,14 @@ impl<'a> Model<'a> {
         if bytes.len() < HEADER_LEN {
             return Err(Error::Truncated { what: "header", needed: HEADER_LEN as u64, available: len });
         }
-        if bytes.as_ptr() as usize % BASE_ALIGN != 0 {
+        if !(bytes.as_ptr() as usize).is_multiple_of(BASE_ALIGN) {
             return Err(Error::Misaligned { what: "model bytes", align: BASE_ALIGN });
         }
         let header_len = rd32(bytes, H_HEADER_LEN);
         if header_len as usize != HEADER_LEN {
             return Err(Error::BadField { field: "header_len", value: header_len as u64 });
         }
-        if bytes[H_END..HEADER_LEN].iter().any(|&b| b != 0) {
+        if bytes.get(H_END..HEADER_LEN).is_some_and(|r| r.iter().any(|&b| b != 0)) {
             return Err(Error::BadField { field: "reserved header bytes", value: 1 });
         }
         let file_len = rd64(bytes, H_FILE_LEN);
@@ -226,13 +266,9 @@ impl<'a> Model<'a> {
         if dir_end > bytes.len() {
             return Err(Error::Truncated { what: "tensor directory", needed: dir_end as u64, available: len });
         }
-        for i in 0..count {
-            let (slot, layer) = if i < GLOBAL_SLOTS {
-                (GLOBAL[i], 0)
-            } else {
-                let j = i - GLOBAL_SLOTS;
-                (LAYER[j % LAYER_SLOTS], j / LAYER_SLOTS)
-            };
+        // `count` entries: the global slots, then each layer's (checked equal above)
+        let per_layer = (0..config.n_layers).flat_map(|layer| LAYER.iter().map(move |&slot| (slot, layer)));
+        for (i, (slot, layer)) in GLOBAL.iter().map(|&slot| (slot, 0)).chain(per_layer).enumerate() {
             check_entry(bytes, &config, dir_off + i * ENTRY_LEN, i as u32, slot, layer)?;
         }
 
@@ -240,10 +276,10 @@ impl<'a> Model<'a> {
         let tok_off = to_usize(rd64(bytes, H_TOKENIZER_OFF), "tokenizer offset")?;
         let tok_len = to_usize(rd64(bytes, H_TOKENIZER_LEN), "tokenizer length")?;
         let tok_end = tok_off.checked_add(tok_len).ok_or(Error::Overflow { what: "tokenizer section" })?;
-        if tok_end > bytes.len() {
+        let Some(section) = bytes.get(tok_off..tok_end) else {
             return Err(Error::Truncated { what: "tokenizer section", needed: tok_end as u64, available: len });
-        }
-        let tokenizer = crate::tokenizer::Tokenizer::parse(&bytes[tok_off..tok_end], config.vocab_size)?;
+        };
+        let tokenizer = crate::tokenizer::Tokenizer::parse(section, config.vocab_size)?;
         Ok(Model { bytes, config, dir_off, tokenizer })
     }
 
@@ -289,6 +325,7 @@ impl<'a> Model<'a> {
     /// If the config has no such tensor or `layer` is past the last layer (a caller bug, not
     /// an input problem: the forward pass only asks for slots the config has, and parse
     /// checked their presence). [`Model::get_matrix`] is the non-panicking form.
+    #[allow(clippy::panic, reason = "documented panic on a caller bug; get_matrix is the fallible form")]
     pub fn matrix(&self, slot: Slot, layer: usize) -> Matrix<'a> {
         match self.get_matrix(slot, layer) {
             Some(m) => m,
@@ -305,17 +342,17 @@ impl<'a> Model<'a> {
         }
         let e = self.entry(slot, layer);
         let (rows, cols) = (e.rows as usize, e.cols as usize);
-        Some(match e.dtype {
-            T_F32 => Matrix::F32 { w: f32s(self.bytes, e.data_off as usize, rows * cols), rows, cols },
+        match e.dtype {
+            T_F32 => Some(Matrix::F32 { w: f32s(self.bytes, e.data_off as usize, rows * cols)?, rows, cols }),
             T_Q8 => {
                 let gs = self.config.group_size;
                 let groups = cols.div_ceil(gs);
-                let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs);
-                let s = f32s(self.bytes, e.scale_off as usize, rows * groups);
-                Matrix::Q8 { q, s, rows, cols, gs }
+                let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs)?;
+                let s = f32s(self.bytes, e.scale_off as usize, rows * groups)?;
+                Some(Matrix::Q8 { q, s, rows, cols, gs })
             }
-            _ => return None,
-        })
+            _ => None,
+        }
     }
 
     /// The f32 vector in `slot` of `layer`, or `None` if the config has no such tensor (or
@@ -329,7 +366,7 @@ impl<'a> Model<'a> {
         if e.dtype != T_F32 {
             return None;
         }
-        Some(f32s(self.bytes, e.data_off as usize, e.cols as usize))
+        f32s(self.bytes, e.data_off as usize, e.cols as usize)
     }
 
     /// The LM head: its own matrix, or the token embedding when tied.
@@ -466,7 +503,7 @@ fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer:
     }
     let len = b.len() as u64;
     let in_file = |off: u64, n: usize, what: &'static str| -> Result<()> {
-        if off % SECTION_ALIGN as u64 != 0 || off < HEADER_LEN as u64 {
+        if !off.is_multiple_of(SECTION_ALIGN as u64) || off < HEADER_LEN as u64 {
             return Err(Error::BadTensor { index, why: what });
         }
         let end = off.checked_add(n as u64).ok_or(Error::Overflow { what: "tensor extent" })?;
@@ -497,20 +534,22 @@ fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer:
     Ok(())
 }
 
-fn f32s(b: &[u8], off: usize, n: usize) -> &[f32] {
-    let bytes = &b[off..off + n * 4];
-    debug_assert!(bytes.as_ptr() as usize % 4 == 0);
-    // SAFETY: `bytes` is in bounds (the slice above checks it) and 4-byte aligned: the base is
+/// `n` f32 values at byte `off` of `b`; `None` if out of bounds (never for a validated entry).
+fn f32s(b: &[u8], off: usize, n: usize) -> Option<&[f32]> {
+    let bytes = b.get(off..off.checked_add(n.checked_mul(4)?)?)?;
+    debug_assert!((bytes.as_ptr() as usize).is_multiple_of(4));
+    // SAFETY: `bytes` is in bounds (`get` above checks it) and 4-byte aligned: the base is
     // 16-byte aligned (checked in `Model::parse`) and `off` is a multiple of 64 (checked in
     // `check_entry`). Every bit pattern is a valid f32, and the lifetime is that of `b`.
-    unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), n) }
+    Some(unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), n) })
 }
 
-fn i8s(b: &[u8], off: usize, n: usize) -> &[i8] {
-    let bytes = &b[off..off + n];
+/// `n` i8 values at byte `off` of `b`; `None` if out of bounds (never for a validated entry).
+fn i8s(b: &[u8], off: usize, n: usize) -> Option<&[i8]> {
+    let bytes = b.get(off..off.checked_add(n)?)?;
     // SAFETY: u8 and i8 have the same size and alignment and every bit pattern is valid;
-    // the slice is in bounds (checked by the indexing above) and borrows from `b`.
-    unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), n) }
+    // the slice is in bounds (checked by `get` above) and borrows from `b`.
+    Some(unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), n) })
 }
 
 /// An owned, 16-byte aligned byte buffer (std): what a file or JS ArrayBuffer is copied into
@@ -527,9 +566,9 @@ impl AlignedBytes {
     pub fn new(data: &[u8]) -> Self {
         let mut words = std::vec![0u128; data.len().div_ceil(16)];
         // SAFETY: `words` owns `words.len() * 16 >= data.len()` initialized bytes; u128 has no
-        // invalid bit patterns and we write only within that many bytes.
-        let dst = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 16) };
-        dst[..data.len()].copy_from_slice(data);
+        // invalid bit patterns and we write only within the first `data.len()` of them.
+        let dst = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), data.len()) };
+        dst.copy_from_slice(data);
         AlignedBytes { words, len: data.len() }
     }
 
@@ -543,8 +582,8 @@ impl AlignedBytes {
         let len = usize::try_from(f.metadata()?.len()).map_err(|_| std::io::Error::other("file too large"))?;
         let mut words = std::vec![0u128; len.div_ceil(16)];
         // SAFETY: as in `new`: the buffer owns at least `len` initialized bytes.
-        let dst = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 16) };
-        f.read_exact(&mut dst[..len])?;
+        let dst = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) };
+        f.read_exact(dst)?;
         Ok(AlignedBytes { words, len })
     }
 

@@ -6,6 +6,21 @@
 //! UTF-8 text. Invalid sequences become U+FFFD, one per maximal invalid subpart, as Rust's
 //! `String::from_utf8_lossy` (and so HF's ByteLevel decoder) does.
 
+// Panic-free core: see "Panics" in the crate docs (src/lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 use crate::error::{Error, Result};
 
 use super::format::{F_STRIP_LEADING_SPACE, TF_SPECIAL};
@@ -97,16 +112,16 @@ impl StreamDecoder {
             Strip::AtStart => {
                 // HF: the first character of the whole text, whichever token brings it
                 if self.armed && !bytes.is_empty() {
-                    if strips && bytes[0] == b' ' {
-                        bytes = &bytes[1..];
+                    if let (true, Some(rest)) = (strips, bytes.strip_prefix(b" ")) {
+                        bytes = rest;
                     }
                     self.armed = false;
                 }
             }
             Strip::AfterBos => {
                 // llama2.c: only the piece right after BOS
-                if self.armed && strips && bytes.first() == Some(&b' ') {
-                    bytes = &bytes[1..];
+                if let (true, true, Some(rest)) = (self.armed, strips, bytes.strip_prefix(b" ")) {
+                    bytes = rest;
                 }
                 self.armed = tok.bos_id() == Some(id);
             }
@@ -137,16 +152,18 @@ impl StreamDecoder {
         // complete the pending character first
         while self.npend > 0 {
             let Some((&b, rest)) = bytes.split_first() else { return };
-            if continues(self.pend[0], self.npend, b) {
-                self.pend[self.npend as usize] = b;
+            let [lead, ..] = self.pend;
+            // npend < need <= 4: the slot exists
+            if let (true, Some(slot)) = (continues(lead, self.npend, b), self.pend.get_mut(self.npend as usize)) {
+                *slot = b;
                 self.npend += 1;
                 bytes = rest;
                 if self.npend == self.need {
                     let n = self.npend as usize;
                     self.npend = 0;
-                    match core::str::from_utf8(&self.pend[..n]) {
-                        Ok(s) => emit(s),
-                        Err(_) => emit(REPLACEMENT), // unreachable: continues() checked it
+                    match self.pend.get(..n).map(core::str::from_utf8) {
+                        Some(Ok(s)) => emit(s),
+                        _ => emit(REPLACEMENT), // unreachable: continues() checked it
                     }
                 }
             } else {
@@ -177,7 +194,9 @@ impl StreamDecoder {
                         None => {
                             // an incomplete but so far valid character at the end: hold it
                             let n = rest.len().min(3);
-                            self.pend[..n].copy_from_slice(&rest[..n]);
+                            for (d, &s) in self.pend.iter_mut().zip(rest).take(n) {
+                                *d = s;
+                            }
                             self.npend = n as u8;
                             self.need = utf8_len(rest.first().copied().unwrap_or(0));
                             return;

@@ -20,6 +20,21 @@
 //!
 //! This module must not allocate, panic on any input, or depend on anything but `core`.
 
+// Panic-free core: see "Panics" in the crate docs (src/lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 mod bpe;
 #[cfg(feature = "std")]
 pub mod build;
@@ -147,7 +162,7 @@ impl<'a> Tokenizer<'a> {
         if t.flags & !F_ALL != 0 {
             return Err(bad("unknown flags"));
         }
-        if blob.get(H_RESERVED..HEADER_LEN).map_or(true, |r| r.iter().any(|&b| b != 0)) {
+        if blob.get(H_RESERVED..HEADER_LEN).is_none_or(|r| r.iter().any(|&b| b != 0)) {
             return Err(bad("reserved header bytes are not zero"));
         }
         let n_tokens = h(H_N_TOKENS) as usize;
@@ -190,7 +205,7 @@ impl<'a> Tokenizer<'a> {
             (l.pool + pool_len, l.byte_ids),
         ];
         for (a, b) in pads {
-            if blob.get(a..b).map_or(true, |p| p.iter().any(|&x| x != 0)) {
+            if blob.get(a..b).is_none_or(|p| p.iter().any(|&x| x != 0)) {
                 return Err(bad("padding bytes are not zero"));
             }
         }
@@ -285,7 +300,9 @@ impl<'a> Tokenizer<'a> {
                 return Err(bad("added tokens not sorted by text"));
             }
             prev_text = Some(text);
-            self.added_first[first as usize / 8] |= 1 << (first % 8);
+            if let Some(bits) = self.added_first.get_mut(first as usize / 8) {
+                *bits |= 1 << (first % 8); // always: 256 / 8 = 32 entries
+            }
         }
         Ok(())
     }
@@ -422,7 +439,8 @@ impl<'a> Tokenizer<'a> {
     /// The longest added token starting at byte `i` of `text`: (its length, its id).
     fn match_added(&self, text: &[u8], i: usize) -> Option<(usize, u32)> {
         let first = *text.get(i)?;
-        if self.added_first[first as usize / 8] & (1 << (first % 8)) == 0 {
+        // always in range (256 / 8 = 32 entries): `get` compiles to no check
+        if self.added_first.get(first as usize / 8).is_none_or(|&bits| bits & (1 << (first % 8)) == 0) {
             return None;
         }
         let rest = text.get(i..)?;
@@ -445,7 +463,7 @@ impl<'a> Tokenizer<'a> {
             if t.first() != Some(&first) {
                 break;
             }
-            if rest.starts_with(t) && best.map_or(true, |(len, _)| t.len() > len) {
+            if rest.starts_with(t) && best.is_none_or(|(len, _)| t.len() > len) {
                 best = Some((t.len(), id));
             }
         }
