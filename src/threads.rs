@@ -4,11 +4,15 @@
 //!
 //! Why not rayon (which this used before): a `rayon::scope` with one spawned job costs a
 //! wake-up of a sleeping worker through the kernel (futex) on most calls, several
-//! microseconds each, tens of times per token; measured on the 2-core build VM
-//! (2026-11-29, `tinygpt bench --threads 2`, stories15M shape) the 2-thread decode was
-//! slower than 1 thread. Here each worker has its own mailbox and spins on it for a while
-//! (up to [`SPIN`]) before parking, so a section costs two cache-line handoffs when the
-//! pool is busy; idle workers park and cost nothing.
+//! microseconds each, tens of times per token. Measured on the 2-core build VM
+//! (2026-11-29, quiet, `tinygpt bench`, stories15M shape, 128 tokens): with rayon, 2 threads
+//! decoded no faster than 1 (924–1,157 vs 953–1,148 tok/s); with this pool 1,647–1,695.
+//! Here each worker has its own mailbox and spins on it for a while (up to [`SPIN`],
+//! yielding to the OS after the first few thousand spins) before parking, so a section
+//! costs about two cache-line handoffs when the pool is busy; idle workers park and cost
+//! nothing. The price: on a machine with more runnable threads than cores, spinning
+//! competes with the other work (measured there: 200–320 tok/s with 2 threads against
+//! rayon's 460–520); pass `--threads 1` on a busy machine.
 //!
 //! Protocol (per worker `w`, `T` threads in all): the caller writes the job (a pointer to
 //! the closure and `n`) into `w`'s mailbox, then publishes a new epoch number (release);
