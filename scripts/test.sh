@@ -17,6 +17,11 @@ step "setup: QEMU for the firmware tests"
 bash scripts/firmware_setup.sh
 export TINYGPT_FIRMWARE=require
 
+step "clippy: panic-free core (deny lints in src/lib.rs \"Panics\"), no_std and std builds"
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo clippy --release --lib --no-default-features -- -D warnings
+cargo clippy --release --lib -- -D warnings
+
 step "cargo test (unit, integration, doc tests)"
 cargo test --release --all-targets 2>&1 | tee /tmp/tinygpt-cargo-test.log
 cargo test --release --doc
@@ -29,5 +34,11 @@ done
 
 step "WebAssembly: npm package under Node, demo page in headless Chromium"
 bash scripts/web_test.sh
+
+step "fuzz smoke: every cargo-fuzz target for ${FUZZ_SECONDS:-30} s each (fuzz/README.md)"
+bash scripts/fuzz_smoke.sh
+
+step "Miri: core unit tests and the miri_* unsafe-path tests (subset: fuzz/README.md, \"Miri\")"
+bash scripts/miri.sh
 
 step "all tests passed"

@@ -209,8 +209,22 @@ fn host(opts: SessionOptions) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, S
     (tokens, stops)
 }
 
-/// Runs `bin` and checks: exit status 0, `RESULT ok`, no `PANIC`/`ERROR` line, and the
-/// tokens and stop reasons of every run equal the host's.
+/// The `REJECTED <name>: <error>` lines the firmware prints for `demo::HOSTILE`, as the host
+/// library gives them (the same `demo::reject_hostile_inputs` call), after the demo runs.
+fn host_rejections(opts: SessionOptions) -> Vec<String> {
+    let model = builtin::model().unwrap();
+    let mut ws = vec![0u8; state_bytes(model.config(), &opts).unwrap()];
+    let mut session = Session::new(model, &mut ws, opts).unwrap();
+    let mut lines = Vec::new();
+    demo::reject_hostile_inputs(&mut session, &mut |name, e| lines.push(format!("REJECTED {name}: {e}")))
+        .unwrap_or_else(|name| panic!("host: hostile input {name} was not rejected as expected"));
+    lines
+}
+
+/// Runs `bin` and checks: exit status 0, `RESULT ok`, no `PANIC`/`ERROR` line, the tokens
+/// and stop reasons of every run equal the host's, and every hostile input of
+/// `demo::HOSTILE` was rejected with the host's error, after which the session still gave
+/// the first run's tokens.
 fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, opts: SessionOptions) {
     let (code, text) = run_qemu(t, &bin_dir.join(bin));
     assert!(!text.contains("PANIC"), "{bin}: the panic handler was reached:\n{text}");
@@ -227,6 +241,47 @@ fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, opts: SessionOptions) {
         assert_eq!(fw_stops.get(r.name), host_stops.get(r.name), "{bin} ({}): stop reason", r.name);
         assert!(!fw.is_empty(), "{bin} ({}): no tokens generated", r.name);
     }
+    let rejected: Vec<&str> = text.lines().filter(|l| l.starts_with("REJECTED ")).collect();
+    assert_eq!(rejected, host_rejections(opts), "{bin}: the hostile inputs' errors differ from the host's");
+    assert!(
+        text.lines().any(|l| l.starts_with("AFTER-REJECTED ") && l.contains("same")),
+        "{bin}: no check that the session still works after the rejected inputs:\n{text}"
+    );
+}
+
+/// The firmware's hostile-input check, on the host (no QEMU needed): every input of
+/// `demo::HOSTILE` is rejected with its documented error, in order, and the session then
+/// generates exactly what it generated before.
+#[test]
+fn host_demo_rejects_hostile_inputs_and_keeps_working() {
+    let model = builtin::model().unwrap();
+    let mut ws = vec![0u8; state_bytes(model.config(), &F32_FULL).unwrap()];
+    let mut session = Session::new(model, &mut ws, F32_FULL).unwrap();
+    let before = demo::generate(&mut session, &demo::RUNS[0], &mut |_| {}).unwrap();
+    let mut names = Vec::new();
+    let mut lines = Vec::new();
+    demo::reject_hostile_inputs(&mut session, &mut |name, e| {
+        names.push(name);
+        lines.push(format!("{name}: {e}"));
+    })
+    .unwrap_or_else(|name| panic!("hostile input {name} was not rejected as expected"));
+    assert_eq!(names, demo::HOSTILE, "every input, in order");
+    let vocab_id = format!("token id {} out of range", model.config().vocab_size);
+    for (line, want) in lines.iter().zip([
+        vocab_id.as_str(),
+        "token id 4294967295 out of range",
+        "prompt too long",
+        "invalid temperature",
+        "invalid top_p",
+        "invalid stop",
+        "workspace too small",
+        "context length",
+        "truncated",
+    ]) {
+        assert!(line.to_lowercase().contains(want), "{line:?} should say {want:?}");
+    }
+    let after = demo::generate(&mut session, &demo::RUNS[0], &mut |_| {}).unwrap();
+    assert_eq!(after.tokens[..after.n], before.tokens[..before.n], "the session changed after the rejected inputs");
 }
 
 /// The CLI's flags for a demo run (its other sampler defaults equal the demo's: top-k 0,

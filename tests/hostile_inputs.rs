@@ -1,7 +1,8 @@
 //! Hostile input on every std surface: the CLI (`tinygpt`, run as a subprocess) and the core
-//! APIs it calls. Each bad input must give one `error: ...` line on stderr (or clap's usage
-//! error), the documented exit code (`cli::exit`: 2 usage, 3 I/O, 4 model, 5 input,
-//! 6 convert) and never a panic or backtrace; `convert` must never leave a partial file.
+//! APIs it calls. Each bad input must give one `error: ...` line on stderr (usage errors
+//! included: clap's message joined into one line), the documented exit code (`cli::exit`:
+//! 2 usage, 3 I/O, 4 model, 5 input, 6 convert) and never a panic or backtrace, also with
+//! `RUST_BACKTRACE=1` set; `convert` must never leave a partial file.
 //!
 //! Regression tests for what the fuzzers (`fuzz/`) find live here too.
 #![cfg(feature = "std")]
@@ -85,12 +86,9 @@ fn one_error(o: &Output, code: u8, what: &str) -> String {
     lines[0].to_string()
 }
 
-/// clap's usage error: exit 2, stderr starts with `error:`, no panic.
-fn usage_error(o: &Output, what: &str) {
-    no_panic(o, what);
-    let e = stderr(o);
-    assert_eq!(o.status.code(), Some(exit::USAGE as i32), "{what}: exit code; stderr:\n{e}");
-    assert!(e.starts_with("error:"), "{what}: {e}");
+/// A usage error (clap's): exit 2 and, like every error, one `error: ` line; returns it.
+fn usage_error(o: &Output, what: &str) -> String {
+    one_error(o, exit::USAGE, what)
 }
 
 fn ok(o: &Output, what: &str) {
@@ -128,6 +126,15 @@ fn model_bytes(seq_len: usize, with_tokenizer: bool) -> Vec<u8> {
     };
     let tok = if with_tokenizer { gpt2_tokenizer() } else { Vec::new() };
     write_model(&c, &random_weights(&Config { dtype: DType::F32, ..c }, 3), &tok).unwrap()
+}
+
+/// A small valid safetensors file (one f32 tensor), the wrong kind of file for `-m`.
+fn safetensors_file() -> Vec<u8> {
+    let header = br#"{"wte.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}"#;
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header);
+    b.extend_from_slice(&[0u8; 16]);
+    b
 }
 
 /// Writes a model into `dir` and returns its path as a String.
@@ -199,6 +206,9 @@ fn wrong_format_is_a_model_error() {
         ("empty", Vec::new(), "truncated"),
         ("text", b"this is not a model, just some text\n".to_vec(), "bad magic"),
         ("json", br#"{"model": "gpt2", "vocab_size": 512}"#.to_vec(), "bad magic"),
+        ("png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec(), "bad magic"),
+        ("safetensors", safetensors_file(), "bad magic"),
+        ("gguf", [&b"GGUF\x03\0\0\0"[..], &[0u8; 300][..]].concat(), "bad magic"),
         ("magic only", b"TGPT".to_vec(), "truncated"),
         ("truncated header", good[..100].to_vec(), "truncated"),
         ("truncated body", good[..good.len() - 1].to_vec(), "truncated"),
@@ -294,6 +304,19 @@ fn malformed_flags_are_usage_errors() {
     ];
     for args in cases {
         usage_error(&run(&args), &args.join(" "));
+    }
+    // the one line keeps what clap says: the problem, the usage, where to get help
+    let line = usage_error(&run(&["generate", "-m", &m, "--no-such-flag"]), "unknown flag");
+    assert!(line.contains("'--no-such-flag'") && line.contains("usage: tinygpt generate") && line.ends_with("(try '--help')"), "{line}");
+    let line = usage_error(&run(&["convert", "in"]), "convert without -o");
+    assert!(line.contains("not provided: --output <OUTPUT>"), "{line}");
+    let line = usage_error(&run(&["frobnicate", "-m", &m]), "unknown subcommand");
+    assert!(line.contains("'frobnicate'"), "{line}");
+    // --help and --version still print clap's full text on stdout
+    for flag in ["--help", "--version"] {
+        let o = run(&[flag]);
+        ok(&o, flag);
+        assert!(o.stderr.is_empty() && !o.stdout.is_empty(), "{flag}");
     }
     // a negative number right after a flag: clap reads it as a flag (usage error) unless
     // written `--temperature=-1`; either way a clean error, never a panic
@@ -425,6 +448,10 @@ fn convert_bad_inputs_fail_cleanly() {
     one_error(&run(&["convert", &junk, "-o", out]), exit::CONVERT, "junk file");
     let gguf = write_file(&d, "m.gguf", b"GGUF\x03\0\0\0");
     one_error(&run(&["convert", &gguf, "-o", out]), exit::CONVERT, "gguf");
+    let png = write_file(&d, "m.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    one_error(&run(&["convert", &png, "-o", out]), exit::CONVERT, "png");
+    let st = write_file(&d, "model.safetensors", &safetensors_file());
+    one_error(&run(&["convert", &st, "-o", out]), exit::CONVERT, "a lone .safetensors file");
     let v0 = fixtures().join("hf/llama_tiny/llama2c_v0.bin");
     let v0 = v0.to_str().unwrap();
     one_error(&run(&["convert", v0, "-o", out, "--group-size", "3"]), exit::CONVERT, "group size 3");

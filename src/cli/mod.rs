@@ -359,10 +359,14 @@ pub fn run() -> ExitCode {
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: clap's own output on stdout
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(exit::OK);
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{}", one_line(&e.render().to_string()));
+            return ExitCode::from(exit::USAGE);
         }
     };
     let r = match &cli.cmd {
@@ -382,6 +386,28 @@ pub fn run() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Clap's multi-line usage error as the one stderr line every error gets: its lines joined
+/// (after a line ending in `:`, with a space, else with `; `), the closing
+/// "For more information, try '--help'." shortened to "(try '--help')".
+fn one_line(rendered: &str) -> String {
+    let mut line = String::new();
+    let mut help = false;
+    for l in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if l.starts_with("For more information") {
+            help = true;
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(l.strip_prefix("Usage: ").map(|u| format!("usage: {u}")).as_deref().unwrap_or(l));
+    }
+    if help {
+        line.push_str(" (try '--help')");
+    }
+    line
 }
 
 fn cmd_generate(a: &GenerateArgs) -> Result<(), Failure> {

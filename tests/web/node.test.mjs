@@ -293,6 +293,12 @@ const BAD_CALLS = [
   ['temperature NaN', () => g.generate('x', { temperature: NaN }), /temperature/],
   ['temperature Infinity', () => g.generate('x', { temperature: Infinity }), /invalid temperature/],
   ['topP 0', () => g.generate('x', { topP: 0 }), /invalid topP/],
+  ['topP NaN', () => g.generate('x', { topP: NaN }), /invalid topP/],
+  ['minP negative', () => g.generate('x', { minP: -0.1 }), /invalid minP/],
+  ['repeatPenalty NaN', () => g.generate('x', { repeatPenalty: NaN }), /invalid repeatPenalty/],
+  ['repeatPenalty Infinity', () => g.generate('x', { repeatPenalty: Infinity }), /invalid repeatPenalty/],
+  ['candidates negative', () => g.generate('x', { candidates: -1 }), /invalid candidates/],
+  ['candidates fractional', () => g.generate('x', { candidates: 2.5 }), /invalid candidates/],
   ['topP > 1', () => g.generate('x', { topP: 1.5 }), /invalid topP/],
   ['minP 1', () => g.generate('x', { minP: 1 }), /invalid minP/],
   ['repeatPenalty 0', () => g.generate('x', { repeatPenalty: 0 }), /invalid repeatPenalty/],
@@ -304,6 +310,7 @@ const BAD_CALLS = [
   ['seed fractional', () => g.generate('x', { seed: 0.5 }), /invalid seed/],
   ['seed BigInt too big', () => g.generate('x', { seed: 1n << 64n }), /invalid seed/],
   ['stop not a string', () => g.generate('x', { stop: 5 }), /invalid stop/],
+  ['stop array with a non-string', () => g.generate('x', { stop: ['a', 7] }), /invalid stop/],
   ['stop empty', () => g.generate('x', { stop: '' }), /invalid stop/],
   ['too many stops', () => g.generate('x', { stop: 'abcdefghij'.split('') }), /invalid stop/],
   ['stop too long', () => g.generate('x', { stop: 'x'.repeat(65) }), /invalid stop/],
@@ -319,12 +326,21 @@ const BAD_CALLS = [
   ['decode: negative id', () => g.decode([-1]), /token id/],
   ['decode: not an array', () => g.decode('abc'), /array/],
   ['decode: fractional id', () => g.decode([1.5]), /token id/],
+  ['decode: NaN id', () => g.decode([NaN]), /token id/],
+  ['decode: id 2^32', () => g.decode([2 ** 32]), /token id/],
+  ['decode: null', () => g.decode(null), /array/],
   ['distribution: empty ids', () => g.nextTokenDistribution([]), /empty/],
   ['distribution: id out of range', () => g.nextTokenDistribution([g.info().vocab_size + 5]), /out of range/],
   ['distribution: bad topP', () => g.nextTokenDistribution('x', { topP: 2 }), /invalid topP/],
   ['distribution: unknown option', () => g.nextTokenDistribution('x', { maxTokens: 3 }), /unknown option/],
   ['distribution: not text or ids', () => g.nextTokenDistribution({}), /token ids/],
+  ['distribution: bad top', () => g.nextTokenDistribution('x', { top: -1 }), /invalid top/],
+  ['distribution: prompt longer than the context', () => g.nextTokenDistribution('the jury said '.repeat(2000)), /prompt too long/],
+  ['distribution: more ids than the context', () => g.nextTokenDistribution(new Array(g.info().seq_len + 1).fill(1)), /context/],
   ['benchDecode: too many steps', () => g.benchDecode(1e6), /benchDecode/],
+  ['benchDecode: zero steps', () => g.benchDecode(0), /benchDecode/],
+  ['benchDecode: negative', () => g.benchDecode(-3), /invalid n/],
+  ['benchDecode: not a number', () => g.benchDecode('many'), /invalid n/],
   ['onToken throws', () => g.generate('The jury said', { maxTokens: 10 }, () => { throw new Error('boom'); }), /boom/],
   ['busy: generate during stream', async () => {
     const it = g.stream('The jury said', { maxTokens: 50 });
@@ -357,7 +373,16 @@ for (const [name, call, re] of BAD_CALLS) {
 
 const BAD_FILES = [
   ['not bytes', () => 'model.tgpt', /Uint8Array/],
+  ['null', () => null, /Uint8Array/],
   ['empty', () => new Uint8Array(0), /truncated/],
+  ['a PNG', () => Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(200).fill(0)]), /bad magic/],
+  ['a safetensors file (ArrayBuffer)', () => {
+    const header = new TextEncoder().encode('{"wte.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}');
+    const b = new Uint8Array(8 + header.length + 16);
+    new DataView(b.buffer).setBigUint64(0, BigInt(header.length), true);
+    b.set(header, 8);
+    return b.buffer;
+  }, /bad magic/],
   ['bad magic', () => new TextEncoder().encode('definitely not a model file, just text'.repeat(10)), /bad magic/],
   ['truncated', (b) => b.subarray(0, Math.floor(b.length / 2)), /truncated/],
   ['corrupted', (b) => { const c = new Uint8Array(b); c[c.length - 100] ^= 0xff; return c; }, /checksum|corrupt/],

@@ -44,6 +44,7 @@ fn run(ws: &'static mut [u8], opts: SessionOptions) -> tinygpt::Result<()> {
         builtin::STATE_BYTES_F16_KV
     );
     let mut session = Session::new(model, ws, opts)?;
+    let mut first: Option<demo::Generated> = None;
     for r in &demo::RUNS {
         let s = &r.sampler;
         println!(
@@ -64,6 +65,22 @@ fn run(ws: &'static mut [u8], opts: SessionOptions) -> tinygpt::Result<()> {
             "STOP {}: {} (prompt {} tokens, {} generated, {} ms in QEMU)",
             r.name, g.stop_reason, g.prompt_tokens, g.n, ms
         );
+        first.get_or_insert(g);
+    }
+    // Hostile input: each must be an error (printed), never a panic; then the session must
+    // still give the first run's tokens.
+    let hostile = demo::reject_hostile_inputs(&mut session, &mut |name, e| println!("REJECTED {}: {}", name, e));
+    if let Err(name) = hostile {
+        println!("\nERROR: hostile input `{}` was not rejected with the expected error", name);
+        platform::exit(false)
+    }
+    if let (Some(r), Some(f)) = (demo::RUNS.first(), first.as_ref()) {
+        let again = demo::generate(&mut session, r, &mut |_| {})?;
+        if again.tokens.get(..again.n) != f.tokens.get(..f.n) {
+            println!("\nERROR: after the rejected inputs, the {} run gave other tokens", r.name);
+            platform::exit(false)
+        }
+        println!("AFTER-REJECTED {}: same {} tokens", r.name, again.n);
     }
     println!("STACK high-water: {} B (of {} B free for the stack)", stack::high_water(), stack::available());
     println!("RESULT ok");
