@@ -265,7 +265,10 @@ try {
     await page.fill('#prompt', 'Once');
     await page.evaluate(() => delete document.body.dataset.generated);
     await page.click('#generate');
-    await page.waitForFunction(() => window.__pieces > 0, null, { timeout: 60000 });
+    // Stop right away: the worker takes 'generate' and then 'stop' in order, and the
+    // generation yields to its message queue every 8 ms, so Stop lands within the first
+    // slice. (Waiting for a first piece first raced with the end of the generation once
+    // decoding got fast: the slow model then reached its EOS at token 133 before the click.)
     await page.click('#stop');
     await page.waitForFunction(() => document.body.dataset.generated !== undefined, null, { timeout: 60000 });
     const reason = await page.textContent('#stop-reason');
