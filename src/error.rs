@@ -5,20 +5,6 @@
 //! wrong in one line, so shells can print it (CLI), throw it (JS) or log it (firmware) as is.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 use core::fmt;
 
 /// Everything that can go wrong in the core. Never a panic: bad input becomes one of these.

@@ -6,20 +6,6 @@
 //! session's workspace, the caller's prompt buffer, or a fixed array here.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 use crate::error::{Error, Result};
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::session::Session;

@@ -2,20 +2,6 @@
 //! JavaScript — written by the core (no allocation) so every shell reports the same keys.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 use core::fmt::{self, Write};
 
 use crate::format::{Activation, Arch, DType, Model, Norm, Position};

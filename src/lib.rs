@@ -8,14 +8,16 @@
 //!
 //! **Panic-free core.** Nothing a model file, a tokenizer section, a prompt, a token id, a
 //! sampler setting or a stop string contains makes the core panic or read out of bounds:
-//! bad input is a typed [`Error`]. The rule is enforced by clippy: every core module starts
-//! with
+//! bad input is a typed [`Error`]. The rule is enforced by clippy: this crate root denies
 //!
 //! ```text
 //! #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic,
 //!     clippy::indexing_slicing, clippy::string_slice, clippy::unreachable, clippy::todo,
 //!     clippy::unimplemented))]
 //! ```
+//!
+//! for the whole crate, and the std-only shells listed below opt out with one `allow` each
+//! (on their `mod` line here, or at the top of the file for submodules).
 //!
 //! and `scripts/test.sh` runs `cargo clippy --release --lib -- -D warnings`, with and without
 //! default features. Code uses `get`, iterators, `split_at_checked`, `chunks_exact` and
@@ -45,6 +47,20 @@
 #![no_std]
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+// The panic-free core (see "Panics" above); shells opt out below.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 #[cfg(feature = "std")]
 extern crate std;
@@ -61,6 +77,15 @@ pub use error::{Error, Result};
 pub use format::{Activation, Arch, Config, DType, Model, Norm, Position};
 
 #[cfg(feature = "std")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::unreachable,
+    reason = "std shell, outside the panic-free core (see \"Panics\")"
+)]
 pub mod convert;
 pub mod parallel;
 pub mod session;
@@ -69,8 +94,26 @@ pub use session::{state_bytes, KvDtype, Session, SessionOptions};
 #[cfg(feature = "std")]
 pub use format::AlignedBytes;
 #[cfg(feature = "std")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::unreachable,
+    reason = "std shell, outside the panic-free core (see \"Panics\")"
+)]
 pub mod cli;
 #[cfg(tinygpt_builtin)]
 pub mod builtin;
 #[cfg(feature = "std")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::unreachable,
+    reason = "std shell, outside the panic-free core (see \"Panics\")"
+)]
 pub mod threads;

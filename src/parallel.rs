@@ -5,20 +5,6 @@
 //! computes, so results do not depend on the thread count.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 /// Runs independent jobs, possibly concurrently.
 pub trait Parallel: Sync {
     /// How many jobs may run at once (1 = serial).

@@ -5,20 +5,6 @@
 //! Must not depend on anything else in the crate.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 /// Alignment of every workspace buffer, and the slack added for the start.
 pub const WS_ALIGN: u64 = 64;
 

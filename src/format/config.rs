@@ -4,20 +4,6 @@
 //! arithmetic). Must not: touch bytes (that is `format::mod`) or run anything.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 use crate::error::{Error, Result};
 
 /// Which family the model comes from. Recorded for `info`; the forward pass is driven by the

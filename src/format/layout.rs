@@ -4,20 +4,6 @@
 //! cannot drift. `docs/FORMAT.md` describes the same layout in prose.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 /// File magic, the first four bytes.
 pub const MAGIC: [u8; 4] = *b"TGPT";
 /// Format version written and read.

@@ -6,20 +6,6 @@
 //! `layout.rs` holds the constants shared with the writer.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 mod config;
 pub mod layout;
 #[cfg(feature = "std")]

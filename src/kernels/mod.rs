@@ -28,20 +28,6 @@
 //! Node). Speed: `cargo bench --bench kernels` (per kernel, GB/s and GOP/s) and
 //! `cargo bench --bench decode` (tok/s per kernel set).
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
 pub mod scalar;

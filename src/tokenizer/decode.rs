@@ -7,20 +7,6 @@
 //! `String::from_utf8_lossy` (and so HF's ByteLevel decoder) does.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 use crate::error::{Error, Result};
 
 use super::format::{F_STRIP_LEADING_SPACE, TF_SPECIAL};

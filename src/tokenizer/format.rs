@@ -22,20 +22,6 @@
 //! ```
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 /// First four bytes of a tokenizer section.
 pub const MAGIC: [u8; 4] = *b"TTOK";
 /// The format version this code reads and writes.

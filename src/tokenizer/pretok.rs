@@ -5,20 +5,6 @@
 //! Character classes come from the generated `unicode_tables.rs`. Never allocates.
 
 // Panic-free core: see "Panics" in the crate docs (src/lib.rs).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::unreachable,
-        clippy::todo,
-        clippy::unimplemented
-    )
-)]
-
 use super::unicode_tables::{LETTER, NUMBER, WHITE_SPACE};
 
 /// The character classes the regex distinguishes.
