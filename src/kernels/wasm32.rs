@@ -11,10 +11,21 @@
 //! Partial sums of 16 codes: both operands loaded widened to i16 (`i16x8.load8x8_s`, one
 //! `pmovsxbw`/`sxtl` each; the activations once per four rows), then `i32x4.dot_i16x8_s`
 //! (`pmaddwd`: pairs of products, at most `2·128·127 = 32512`, weights may be -128,
-//! activations are in `[-127, 127]`) into i32 lanes. All exact. Two 16-code blocks per pass.
-//! Under Node 20 (V8) on the 2026-11-29 Xeon this is 14.4–14.8 GB/s at the stories15M
-//! shapes (hot, best of 20), against 8.2–8.6 GB/s for the previous
-//! `i16x8.extmul_{low,high}` + `extadd_pairwise` form (`scripts/wasm_kernel_test.sh`).
+//! activations are in `[-127, 127]`) into i32 lanes. All exact. Group sizes 32 and 64 get
+//! their own fully unrolled copy (constant offsets from four row pointers, no inner loop).
+//! Under Node 20 (V8 11.3) on the 2026-11-29 Xeon this is 14.4–15.2 GB/s at the stories15M
+//! shapes (hot, best of 40, interleaved A/B in one process), 5–8% above the previous
+//! run-time-blocked loop, and 8.2–8.6 GB/s for the older `i16x8.extmul_{low,high}` +
+//! `extadd_pairwise` form (`scripts/wasm_kernel_test.sh`).
+//!
+//! What bounds it there (read from `node --print-wasm-code`): per 16 codes and row, two
+//! `vpmovsxbw` loads, two `vpmaddwd`, two `vpaddd` and one `lea` per load (V8 computes every
+//! wasm address `base + offset` with a 32-bit add before the load, also for memarg
+//! offsets), plus per group and four rows a 9-op transposing reduction and the scale
+//! gather. Relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add` would do 16 codes in one
+//! instruction where the engine maps it to `vpdpbusd`, but V8 11.3 (Node 20) lowers it to
+//! `vpmaddubsw` + `vpmaddwd` + `vpaddd`, so with the sign split it needs (activations in
+//! `[-127, 127]` are not 7-bit) it is no faster there.
 //!
 //! Verified bit-exact against the scalar kernel under Node (V8) by
 //! `scripts/wasm_kernel_test.sh`, which also prints its speed there.
@@ -33,18 +44,29 @@ pub fn best() -> Option<&'static Kernels> {
     Some(&SIMD128)
 }
 
-/// `acc` plus the partial sums of `w · x` for 16 codes at `w` and the 16 activation codes
-/// already widened to i16 (`xl` = codes 0..8, `xh` = 8..16): the weights are loaded widened
-/// (`i16x8.load8x8_s`, one instruction each on x86 and ARM), multiplied and pair-summed by
-/// `i32x4.dot_i16x8_s` (`pmaddwd`). Exact: `|w·x| <= 128·127`.
+/// `a[i]` plus the partial sums of row `i`'s codes at `w[i]..w[i] + 16 * n16` times the
+/// activation codes at `x..x + 16 * n16`: every operand loaded widened to i16
+/// (`i16x8.load8x8_s`, one `pmovsxbw`/`sxtl` each; the activations once for the four rows),
+/// multiplied and pair-summed by `i32x4.dot_i16x8_s` (`pmaddwd`). Exact: `|w·x| <= 128·127`,
+/// a pair at most `32512`. Constant offsets from four row pointers, so that with `n16` a
+/// constant (the callers below) every load's address is a register plus an immediate.
 ///
 /// # Safety
-/// `w..w + 16` must be readable.
+/// `w[i]..w[i] + 16 * n16` and `x..x + 16 * n16` must be readable.
 #[inline(always)]
-unsafe fn step(acc: v128, w: *const i8, xl: v128, xh: v128) -> v128 {
-    // SAFETY: the caller's contract; the loads have no alignment requirement.
-    let (wl, wh) = unsafe { (i16x8_load_extend_i8x8(w), i16x8_load_extend_i8x8(w.wrapping_add(8))) };
-    i32x4_add(acc, i32x4_add(i32x4_dot_i16x8(wl, xl), i32x4_dot_i16x8(wh, xh)))
+unsafe fn dot4(mut a: [v128; 4], w: &[*const i8; 4], x: *const i8, n16: usize) -> [v128; 4] {
+    // SAFETY: the caller's contract (every offset is below 16 * n16); WebAssembly loads have
+    // no alignment requirement.
+    unsafe {
+        for b in 0..n16 {
+            let (xl, xh) = (i16x8_load_extend_i8x8(x.add(16 * b)), i16x8_load_extend_i8x8(x.add(16 * b + 8)));
+            for (a, &w) in a.iter_mut().zip(w) {
+                let (wl, wh) = (i16x8_load_extend_i8x8(w.add(16 * b)), i16x8_load_extend_i8x8(w.add(16 * b + 8)));
+                *a = i32x4_add(i32x4_add(*a, i32x4_dot_i16x8(wl, xl)), i32x4_dot_i16x8(wh, xh));
+            }
+        }
+    }
+    a
 }
 
 /// Lane `i` of the result is the sum of the four lanes of `a[i]`.
@@ -59,82 +81,82 @@ fn reduce4(a: &[v128; 4]) -> v128 {
     i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(s01, s23), i32x4_shuffle::<2, 3, 6, 7>(s01, s23))
 }
 
-#[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug); t < x.n, r0 + 4 <= rows")]
+#[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug)")]
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if !w.gs.is_multiple_of(16) {
         return scalar::matmul_q8(w, x, out);
     }
     assert!(w.gs > 0 && w.stride.is_multiple_of(w.gs), "stride must be a whole number of groups");
-    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
-    let groups = stride / gs;
+    let (rows, stride, groups) = (w.rows, w.stride, w.stride / w.gs);
     assert!(w.q.len() >= rows * stride && w.s.len() >= rows * groups, "weights too short");
     assert!(x.q.len() >= x.n * stride && x.s.len() >= x.n * groups, "activations too short");
     assert!(out.len() >= x.n * rows, "output too short");
-    let blocks = gs / 16;
-    let rows4 = rows - rows % 4;
-    let (wq, xq, wsp) = (w.q.as_ptr(), x.q.as_ptr(), w.s.as_ptr());
-    // SAFETY: (both loops) every code pointer is `row * stride + g * gs + 16 * b` plus 0..16
-    // with b < blocks, g < groups, so inside a row of `w.q` (row < rows) or of `x.q`
-    // (token t < x.n), in bounds by the asserts above; scale reads are `r * groups + g` with
-    // r < rows, g < groups. WebAssembly loads have no alignment requirement.
+    // SAFETY: the asserts above are `rows_q8`'s contract. The common group sizes get their own
+    // copy with a constant block count (fully unrolled, immediate offsets).
     unsafe {
-        let mut r0 = 0;
-        while r0 < rows4 {
-            for t in 0..x.n {
-                let xs = &x.s[t * groups..(t + 1) * groups];
-                let xt = xq.add(t * stride);
+        match w.gs {
+            32 => rows_q8::<2>(w, x, out),
+            64 => rows_q8::<4>(w, x, out),
+            _ => rows_q8::<0>(w, x, out),
+        }
+    }
+}
+
+/// The product for `w.gs == 16 * N16` (`N16 == 0`: any multiple of 16, a run-time count):
+/// four rows at a time against each token (the last
+/// block of fewer than four rows repeats its last row and stores only the real ones), per
+/// group `isum` of the four rows by [`dot4`] and [`reduce4`] (lane = row), then
+/// `acc += isum as f32 * (ws * xs)` per lane with separate `f32x4_mul`, `f32x4_add`, groups
+/// in ascending order: the scalar order.
+///
+/// # Safety
+/// `w.gs` a positive multiple of 16 (`16 * N16` unless `N16 == 0`), `w.stride` a multiple of `w.gs`, `w.q.len() >= rows * stride`,
+/// `w.s.len() >= rows * groups`, `x.q.len() >= x.n * stride`, `x.s.len() >= x.n * groups`,
+/// `out.len() >= x.n * rows`.
+#[inline(always)]
+unsafe fn rows_q8<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
+    let n16 = if N16 == 0 { gs / 16 } else { N16 };
+    let groups = stride / gs;
+    let (wq, ws, xq, xs, op) = (w.q.as_ptr(), w.s.as_ptr(), x.q.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
+    let mut r0 = 0;
+    while r0 < rows {
+        let live = (rows - r0).min(4);
+        // rows r0.. r0 + 3, the last real row standing in for missing ones
+        let rs = [0, 1, 2, 3].map(|i| r0 + i.min(live - 1));
+        for t in 0..x.n {
+            // SAFETY: row pointers advance by gs per group, groups times: they stay inside
+            // row rs[i] < rows of w.q (rows * stride codes) and token t < x.n of x.q; the
+            // scale pointers advance by 1 per group inside row rs[i] / token t of the scales;
+            // `out[t * rows + rs[i]]` is below x.n * rows. All by the contract.
+            unsafe {
+                let mut wp = rs.map(|r| wq.add(r * stride));
+                let mut sp = rs.map(|r| ws.add(r * groups));
+                let mut xp = xq.add(t * stride);
+                let mut xsp = xs.add(t * groups);
                 let mut acc = f32x4_splat(0.0);
-                let wr = [0, 1, 2, 3].map(|i| wq.add((r0 + i) * stride));
-                for (g, &xsg) in xs.iter().enumerate() {
-                    let mut a = [i32x4_splat(0); 4];
-                    let mut off = g * gs;
-                    let end = off + gs;
-                    while off < end {
-                        // two blocks of 16 per pass (gs is a multiple of 16)
-                        let (xl, xh) = (i16x8_load_extend_i8x8(xt.add(off)), i16x8_load_extend_i8x8(xt.add(off + 8)));
-                        for (a, &wr) in a.iter_mut().zip(&wr) {
-                            *a = step(*a, wr.add(off), xl, xh);
-                        }
-                        if off + 16 < end {
-                            let (yl, yh) = (i16x8_load_extend_i8x8(xt.add(off + 16)), i16x8_load_extend_i8x8(xt.add(off + 24)));
-                            for (a, &wr) in a.iter_mut().zip(&wr) {
-                                *a = step(*a, wr.add(off + 16), yl, yh);
-                            }
-                        }
-                        off += 32;
-                    }
-                    let isum = reduce4(&a);
-                    let s = |i: usize| *wsp.add((r0 + i) * groups + g);
-                    let sc = f32x4_mul(f32x4(s(0), s(1), s(2), s(3)), f32x4_splat(xsg));
+                for _ in 0..groups {
+                    let isum = reduce4(&dot4([i32x4_splat(0); 4], &wp, xp, n16));
+                    let sc = f32x4_mul(f32x4(*sp[0], *sp[1], *sp[2], *sp[3]), f32x4_splat(*xsp));
                     acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
+                    wp = wp.map(|p| p.add(gs));
+                    sp = sp.map(|p| p.add(1));
+                    xp = xp.add(gs);
+                    xsp = xsp.add(1);
                 }
-                let o = &mut out[t * rows + r0..t * rows + r0 + 4];
-                o[0] = f32x4_extract_lane::<0>(acc);
-                o[1] = f32x4_extract_lane::<1>(acc);
-                o[2] = f32x4_extract_lane::<2>(acc);
-                o[3] = f32x4_extract_lane::<3>(acc);
-            }
-            r0 += 4;
-        }
-        for r in rows4..rows {
-            for t in 0..x.n {
-                let xt = xq.add(t * stride);
-                let mut acc = 0.0f32;
-                for g in 0..groups {
-                    let mut a = i32x4_splat(0);
-                    for b in 0..blocks {
-                        let off = g * gs + 16 * b;
-                        let (xl, xh) = (i16x8_load_extend_i8x8(xt.add(off)), i16x8_load_extend_i8x8(xt.add(off + 8)));
-                        a = step(a, wq.add(r * stride + off), xl, xh);
-                    }
-                    let isum = i32x4_extract_lane::<0>(a)
-                        .wrapping_add(i32x4_extract_lane::<1>(a))
-                        .wrapping_add(i32x4_extract_lane::<2>(a))
-                        .wrapping_add(i32x4_extract_lane::<3>(a));
-                    acc += isum as f32 * (*wsp.add(r * groups + g) * x.s[t * groups + g]);
+                let o = op.add(t * rows + r0);
+                *o = f32x4_extract_lane::<0>(acc);
+                if live > 1 {
+                    *o.add(1) = f32x4_extract_lane::<1>(acc);
                 }
-                out[t * rows + r] = acc;
+                if live > 2 {
+                    *o.add(2) = f32x4_extract_lane::<2>(acc);
+                }
+                if live > 3 {
+                    *o.add(3) = f32x4_extract_lane::<3>(acc);
+                }
             }
         }
+        r0 += live;
     }
 }
