@@ -31,7 +31,7 @@ mod before {
     };
 
     fn matmul(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-        if w.gs % 32 != 0 || !std::is_x86_feature_detected!("avx2") {
+        if !w.gs.is_multiple_of(32) || !std::is_x86_feature_detected!("avx2") {
             return scalar::matmul_q8(w, x, out);
         }
         let groups = w.stride / w.gs;

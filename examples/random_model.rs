@@ -75,7 +75,7 @@ fn llama2c(version: u32, dim: usize, hidden: usize, layers: usize, heads: usize,
     // (rows, cols) of every matrix in file order: tok_emb, wq (L), wk, wv, wo, w1, w2, w3
     let mut mats = vec![(vocab, dim)];
     for &(r, c) in &[(dim, dim), (kv_dim, dim), (kv_dim, dim), (dim, dim), (hidden, dim), (dim, hidden), (hidden, dim)] {
-        mats.extend(std::iter::repeat((r, c)).take(layers));
+        mats.extend(std::iter::repeat_n((r, c), layers));
     }
     let mut out = Vec::new();
     let ones = |out: &mut Vec<u8>, n: usize| (0..n).for_each(|_| out.extend_from_slice(&1.0f32.to_le_bytes()));
@@ -106,7 +106,7 @@ fn llama2c(version: u32, dim: usize, hidden: usize, layers: usize, heads: usize,
         }
         2 => {
             let mut gs = 64;
-            while dim % gs != 0 || hidden % gs != 0 {
+            while !dim.is_multiple_of(gs) || !hidden.is_multiple_of(gs) {
                 gs /= 2;
             }
             out.extend_from_slice(&0x616b_3432u32.to_le_bytes()); // "ak42" as a little-endian u32

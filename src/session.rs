@@ -10,9 +10,11 @@ use half::f16;
 
 use crate::error::{Error, Result};
 use crate::format::{layout::Slot, Activation, Config, DType, Matrix, Model, Norm, Position};
-use crate::kernels::{self, Kernels, KvHead, QActs, QRows};
+use crate::kernels::{self, AttRows, AttendRows, Kernels, KvHead, QActs, QRows, ATT_ROWS};
 use crate::parallel::{Parallel, Serial, SharedMut};
-use crate::sizes::{ws_total, WsDims};
+use crate::sizes::{att_len, ws_total, WsDims};
+
+const _: () = assert!(ATT_ROWS as u64 == crate::sizes::ATT_ROWS);
 
 /// Storage type of the KV cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +141,8 @@ struct Workspace<'w> {
     k: &'w mut [f32],      // (B, kv_dim)
     v: &'w mut [f32],      // (B, kv_dim)
     rope: &'w mut [f32],   // (B, head_size): cos (head_size/2) then sin (head_size/2)
-    att: &'w mut [f32],    // (n_heads, ctx) attention scores
+    att: &'w mut [f32],    // (n_heads, ctx) attention scores; with B > 1 at least
+                           // (min(B, 8), ATT_ROWS, ctx + head_size): see `sizes::att_len`
     xq: &'w mut [i8],      // (B, qstride) quantized activations
     xs: &'w mut [f32],     // (B, qgroups) their scales
     logits: &'w mut [f32], // (B, vocab_size)
@@ -152,6 +155,8 @@ struct Workspace<'w> {
 pub struct Session<'m, 'w> {
     model: Model<'m>,
     kernels: &'static Kernels,
+    /// The kernel set's batched attention (prefill).
+    attend_rows: AttendRows,
     par: &'static dyn Parallel,
     plan: Plan,
     ws: Workspace<'w>,
@@ -177,6 +182,8 @@ impl<'m, 'w> Session<'m, 'w> {
         let mut rest: &'w mut [u8] = &mut workspace[skip..];
         let b = p.batch;
         let cache_n = cfg.n_layers * p.ctx * cfg.kv_dim();
+        // fits usize: the whole workspace size did (state_bytes)
+        let att_n = att_len(&dims(&cfg, &p, opts.kv)) as usize;
         let r = &mut rest;
         let ws = Workspace {
             x: take(r, b * cfg.dim),
@@ -189,7 +196,7 @@ impl<'m, 'w> Session<'m, 'w> {
             k: take(r, b * cfg.kv_dim()),
             v: take(r, b * cfg.kv_dim()),
             rope: take(r, b * cfg.head_size),
-            att: take(r, cfg.n_heads * p.ctx),
+            att: take(r, att_n),
             xq: take(r, b * p.qstride),
             xs: take(r, b * p.qgroups),
             logits: take(r, b * cfg.vocab_size),
@@ -200,12 +207,14 @@ impl<'m, 'w> Session<'m, 'w> {
             tokens: take(r, p.ctx),
             probs: take(r, cfg.vocab_size),
         };
-        Ok(Session { model, kernels: kernels::best(), par: &Serial, plan: p, ws, pos: 0, last: 0 })
+        let k = kernels::best();
+        Ok(Session { model, kernels: k, attend_rows: kernels::attend_rows_for(k), par: &Serial, plan: p, ws, pos: 0, last: 0 })
     }
 
     /// Uses the given kernel set instead of the best one (tests compare them).
     pub fn with_kernels(mut self, k: &'static Kernels) -> Self {
         self.kernels = k;
+        self.attend_rows = kernels::attend_rows_for(k);
         self
     }
 
@@ -453,6 +462,7 @@ impl Session<'_, '_> {
         }
         let (dim, qd, kvd, hs, hid) = (cfg.dim, cfg.q_dim(), cfg.kv_dim(), cfg.head_size, cfg.hidden_dim);
         let (m, k, par, ctx, pos0) = (self.model, self.kernels, self.par, self.plan.ctx, self.pos);
+        let attend_rows = self.attend_rows;
         let Workspace { x, xb, xa, xb2, hb, hb2, q, k: kb, v: vb, rope, att, xq, xs, logits, cache, tokens: hist, .. } =
             &mut self.ws;
 
@@ -538,8 +548,9 @@ impl Session<'_, '_> {
                     }
                 }
             }
-            // causal multi-head attention: each (token, head) pair is one job
-            {
+            // causal multi-head attention
+            if n == 1 {
+                // one token: each head is one job
                 let cache = &*cache;
                 let q = &*q;
                 let att_s = SharedMut::new(att);
@@ -579,6 +590,64 @@ impl Session<'_, '_> {
                     } else {
                         par.for_each(per_t, &one);
                     }
+                }
+            } else {
+                // a block of tokens: per KV head, the (token, query head) rows that share it,
+                // ATT_ROWS at a time, through the batched kernel (the same bits as one
+                // `attend` per row); jobs take disjoint ranges of KV heads
+                let cache = &*cache;
+                let q = &*q;
+                let slot = ATT_ROWS * (ctx + hs);
+                let slots = att.len() / slot;
+                let att_s = SharedMut::new(att);
+                let xa_s = SharedMut::new(xa);
+                let nkv = cfg.n_kv_heads;
+                let total = n * kv_mul;
+                let jobs = if par.threads() > 1 && total * nkv * (pos0 + n) * hs >= 1 << 14 {
+                    par.threads().min(nkv).min(slots).max(1)
+                } else {
+                    1
+                };
+                let per = nkv.div_ceil(jobs);
+                let job = |c: usize| {
+                    // SAFETY: job c alone uses scratch slot c (there are at most `slots`
+                    // jobs: `att` holds that many slots, see `sizes::att_len`).
+                    let scratch = unsafe { att_s.slice(c * slot, (c + 1) * slot) };
+                    let (sc, ob) = scratch.split_at_mut(ATT_ROWS * ctx);
+                    for g in c * per..((c + 1) * per).min(nkv) {
+                        let (ka, va) = (lo + g * hs * ctx, lo + g * hs);
+                        let kv = match cache {
+                            Cache::F32 { k, v } => KvHead::F32 { k: &k[ka..], v: &v[va..] },
+                            Cache::F16 { k, v } => KvHead::F16 { k: &k[ka..], v: &v[va..] },
+                        };
+                        // row r is token r / kv_mul, query head g * kv_mul + r % kv_mul
+                        let row = |r: usize| (r / kv_mul, g * kv_mul + r % kv_mul);
+                        let mut r0 = 0;
+                        while r0 < total {
+                            let m = (total - r0).min(ATT_ROWS);
+                            let mut rows = AttRows { q, at: [0; ATT_ROWS], len: [0; ATT_ROWS], n: m, hs };
+                            for i in 0..m {
+                                let (t, h) = row(r0 + i);
+                                rows.at[i] = t * qd + h * hs;
+                                rows.len[i] = pos0 + t + 1;
+                            }
+                            attend_rows(kv, ctx, kvd, &rows, scale, sc, ctx, ob);
+                            for i in 0..m {
+                                let (t, h) = row(r0 + i);
+                                // SAFETY: query head h belongs to KV head g, which is this
+                                // job's alone, so no other job writes this range; xa outlives
+                                // the call.
+                                let o = unsafe { xa_s.slice(t * qd + h * hs, t * qd + (h + 1) * hs) };
+                                o.copy_from_slice(&ob[i * hs..(i + 1) * hs]);
+                            }
+                            r0 += m;
+                        }
+                    }
+                };
+                if jobs == 1 {
+                    job(0);
+                } else {
+                    par.for_each(jobs, &job);
                 }
             }
             prepare(k, &cfg, xa, qd, n, xq, xs);

@@ -39,6 +39,35 @@ pub struct WsDims {
     pub qgroups: u64,
 }
 
+/// Query rows one batched attention call takes (`kernels::ATT_ROWS`; the session checks
+/// that the two agree).
+pub const ATT_ROWS: u64 = 8;
+/// Most batched attention calls that run at once (one per thread) in prefill.
+pub const ATT_SLOTS: u64 = 8;
+
+/// Elements of the attention scratch: one score row of `ctx` per query head (one token at a
+/// time), and with a prefill batch (> 1) also room for `min(batch, ATT_SLOTS)` concurrent
+/// batched calls of `ATT_ROWS` score rows and outputs each, `ATT_ROWS · (ctx + head_size)`.
+/// Bounded by the batch and the context, never by `ctx²`.
+pub const fn att_len(d: &WsDims) -> u64 {
+    let heads = d.n_heads * d.ctx;
+    let slots = if d.batch > 1 {
+        if d.batch < ATT_SLOTS {
+            d.batch
+        } else {
+            ATT_SLOTS
+        }
+    } else {
+        0
+    };
+    let rows = slots * ATT_ROWS * (d.ctx + d.head_size);
+    if rows > heads {
+        rows
+    } else {
+        heads
+    }
+}
+
 /// Number of buffers in the workspace, in carving order.
 pub const WS_BUFFERS: usize = 18;
 
@@ -66,7 +95,7 @@ pub const fn ws_buffers(d: &WsDims) -> Option<[(u64, u64); WS_BUFFERS]> {
         (4, b * d.kv_dim),
         (4, b * d.kv_dim),
         (4, b * d.head_size),
-        (4, d.n_heads * d.ctx),
+        (4, att_len(d)),
         (1, b * d.qstride),
         (4, b * d.qgroups),
         (4, b * d.vocab_size),

@@ -244,7 +244,6 @@ impl Drop for Pool {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-    use std::vec;
 
     #[test]
     fn every_index_runs_exactly_once() {
@@ -297,7 +296,7 @@ mod tests {
         let pool = Pool::new(2).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| pool.for_each(4, &|i| assert!(i != 3, "job 3"))));
         assert!(r.is_err());
-        let v = vec![AtomicUsize::new(0), AtomicUsize::new(0)];
+        let v = [AtomicUsize::new(0), AtomicUsize::new(0)];
         pool.for_each(2, &|i| {
             v[i].fetch_add(1, SeqCst);
         });

@@ -91,7 +91,7 @@ fn random_corruption_without_checksum_never_panics() {
             x ^= x >> 7;
             x ^= x << 17;
             // mostly hit the header and directory, where structure lives
-            let at = if x % 3 == 0 { (x >> 8) as usize % c.len() } else { (x >> 8) as usize % (HEADER_LEN + 23 * 40) };
+            let at = if x.is_multiple_of(3) { (x >> 8) as usize % c.len() } else { (x >> 8) as usize % (HEADER_LEN + 23 * 40) };
             c[at] = (x >> 32) as u8;
         }
         runs(AlignedBytes::new(&c).as_slice());
@@ -121,8 +121,8 @@ fn header_errors_are_typed() {
     // misaligned base
     let mut buf = vec![0u8; b.len() + 1];
     buf[1..].copy_from_slice(a.as_slice());
-    let off = if buf.as_ptr() as usize % 16 == 0 { 1 } else { 0 };
-    if (buf[off..].as_ptr() as usize) % 16 != 0 {
+    let off = if (buf.as_ptr() as usize).is_multiple_of(16) { 1 } else { 0 };
+    if !(buf[off..].as_ptr() as usize).is_multiple_of(16) {
         assert!(matches!(Model::from_bytes(&buf[off..off + b.len()]), Err(Error::Misaligned { .. }) | Err(Error::BadMagic)));
     }
     let _ = layout::checksum(&b);

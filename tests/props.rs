@@ -470,7 +470,9 @@ fn state_bytes_u128(c: &Config, o: &SessionOptions) -> u128 {
         (4, b * kv_dim),
         (4, b * kv_dim),
         (4, b * u(c.head_size)),
-        (4, u(c.n_heads) * ctx),
+        // attention scores: a row per head, or with a batch min(batch, 8) slots of 8 rows of
+        // scores (ctx) and outputs (head_size), whichever is larger
+        (4, (u(c.n_heads) * ctx).max(if b > 1 { b.min(8) * 8 * (ctx + u(c.head_size)) } else { 0 })),
         (1, b * qstride),
         (4, b * qgroups),
         (4, b * u(c.vocab_size)),
@@ -560,7 +562,7 @@ proptest! {
         ctx in huge(), batch in huge(), q8 in any::<bool>(), f16 in any::<bool>(), near_max in any::<bool>(),
     ) {
         let base = if near_max { max_config() } else { cfg(1, 512) };
-        let pick = |v: usize, d: usize| if v % 3 == 0 { d } else { v };
+        let pick = |v: usize, d: usize| if v.is_multiple_of(3) { d } else { v };
         let c = Config {
             dtype: if q8 { DType::Q8 } else { DType::F32 },
             group_size: pick(dims[0], base.group_size),

@@ -95,13 +95,13 @@ fn kept_ids(kept: &[f32]) -> Vec<bool> {
 fn random_config(rng: &mut Pcg32, n: usize) -> SamplerConfig {
     let mut c = plain();
     c.temperature = 0.05 + 3.0 * rng.next_f32();
-    if rng.next_u32() % 2 == 0 {
+    if rng.next_u32().is_multiple_of(2) {
         c.top_k = 1 + rng.next_u32() as usize % (n + 2);
     }
-    if rng.next_u32() % 2 == 0 {
+    if rng.next_u32().is_multiple_of(2) {
         c.top_p = rng.next_f32().max(1e-4);
     }
-    if rng.next_u32() % 2 == 0 {
+    if rng.next_u32().is_multiple_of(2) {
         c.min_p = rng.next_f32() * 0.5;
     }
     c
@@ -836,7 +836,7 @@ fn hostile_logits_always_give_a_kept_valid_id() {
         let logits: Vec<f32> = (0..n)
             .map(|_| {
                 let r = rng.next_u32() as usize;
-                if r % 3 == 0 {
+                if r.is_multiple_of(3) {
                     palette[r / 3 % palette.len()]
                 } else {
                     rng.next_f32() * 100.0 - 50.0

@@ -369,6 +369,226 @@ pub(crate) fn attend_body(
     }
 }
 
+/// Most query rows one [`attend_rows`] call takes.
+pub const ATT_ROWS: usize = 8;
+
+/// Queries for [`attend_rows`]: `n ≤ ATT_ROWS` rows of width `hs` against one KV head, row `i`
+/// at `q[at[i]..at[i] + hs]`, attending to positions `0..len[i]` (`len[i] ≥ 1`).
+#[derive(Debug, Clone, Copy)]
+pub struct AttRows<'a> {
+    /// The buffer the queries are in.
+    pub q: &'a [f32],
+    /// Where each row's query starts in `q`.
+    pub at: [usize; ATT_ROWS],
+    /// How many positions each row attends to.
+    pub len: [usize; ATT_ROWS],
+    /// Rows in use.
+    pub n: usize,
+    /// Head size.
+    pub hs: usize,
+}
+
+/// The type of [`attend_rows`]: `(kv, kstride, vstride, rows, scale, scores, sstride, out)`.
+pub type AttendRows = fn(KvHead<'_>, usize, usize, &AttRows<'_>, f32, &mut [f32], usize, &mut [f32]);
+
+/// [`attend`] for several queries against the same KV head at once (prefill: the tokens of
+/// a block, and the query heads that share a KV head): row `i`'s scores go to
+/// `sc[i * sstride..i * sstride + len[i]]` and its output to `out[i * hs..(i + 1) * hs]`, and
+/// both are bit for bit what `attend(kv, kstride, vstride, query i, scale, that score row,
+/// that output)` gives: every score, the softmax of each row and every output element are
+/// computed by the same operations in the same order; only the loops are arranged so that
+/// the rows share each key and value load and give the CPU independent sums to interleave
+/// (one query's value sum is a chain of dependent additions). Needs `sstride` and `kstride`
+/// at least the largest `len`; the score entries past a row's `len` (up to the largest) are
+/// scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_rows(kv: KvHead<'_>, kstride: usize, vstride: usize, rows: &AttRows<'_>, scale: f32, sc: &mut [f32], sstride: usize, out: &mut [f32]) {
+    attend_rows_body(kv, kstride, vstride, rows, scale, sc, sstride, out)
+}
+
+/// The [`attend_rows`] of kernel set `k`: the same source compiled for the set's vector
+/// width where the target needs a separate copy (x86_64), else the portable one.
+pub fn attend_rows_for(k: &'static Kernels) -> AttendRows {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(f) = x86_64::attend_rows_for(k) {
+        return f;
+    }
+    let _ = k;
+    attend_rows
+}
+
+/// A KV-cache element read as f32.
+trait KvElem: Copy {
+    fn f(self) -> f32;
+}
+impl KvElem for f32 {
+    #[inline(always)]
+    fn f(self) -> f32 {
+        self
+    }
+}
+impl KvElem for half::f16 {
+    #[inline(always)]
+    fn f(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+/// The body of [`attend_rows`], inlined into each kernel set's copy (same source, same bits).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend_rows_body(
+    kv: KvHead<'_>,
+    kstride: usize,
+    vstride: usize,
+    rows: &AttRows<'_>,
+    scale: f32,
+    sc: &mut [f32],
+    sstride: usize,
+    out: &mut [f32],
+) {
+    match kv {
+        KvHead::F32 { k, v } => rows_typed(k, v, kstride, vstride, rows, scale, sc, sstride, out),
+        KvHead::F16 { k, v } => rows_typed(k, v, kstride, vstride, rows, scale, sc, sstride, out),
+    }
+}
+
+/// [`attend_rows_body`] for one cache type: the rows in groups of 8, 4, 2, 1.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rows_typed<T: KvElem>(
+    k: &[T],
+    v: &[T],
+    ks: usize,
+    vs: usize,
+    rows: &AttRows<'_>,
+    scale: f32,
+    sc: &mut [f32],
+    ss: usize,
+    out: &mut [f32],
+) {
+    let n = rows.n.min(ATT_ROWS);
+    let mut r0 = 0;
+    while r0 < n {
+        let left = n - r0;
+        r0 += if left >= 8 {
+            rows_group::<T, 8>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+        } else if left >= 4 {
+            rows_group::<T, 4>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+        } else if left >= 2 {
+            rows_group::<T, 2>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+        } else {
+            rows_group::<T, 1>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+        };
+    }
+}
+
+/// Rows `r0..r0 + R` of [`attend_rows_body`]; returns `R`. Scores in chunks of 8 positions
+/// (each `(Σ_j q[j]·k_j[s]) * scale`, `j` ascending from 0.0, as in [`attend_body`]) up to the
+/// longest row, one [`softmax`] per row over its own length, then each output element
+/// `Σ_s p[s]·v_s` from 0.0 with `s` ascending: first the positions all rows have, together,
+/// then each row's remaining ones.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
+fn rows_group<T: KvElem, const R: usize>(
+    k: &[T],
+    v: &[T],
+    ks: usize,
+    vs: usize,
+    rows: &AttRows<'_>,
+    r0: usize,
+    scale: f32,
+    sc: &mut [f32],
+    ss: usize,
+    out: &mut [f32],
+) -> usize {
+    let hs = rows.hs;
+    let q: [&[f32]; R] = core::array::from_fn(|i| &rows.q[rows.at[r0 + i]..rows.at[r0 + i] + hs]);
+    let len: [usize; R] = core::array::from_fn(|i| rows.len[r0 + i]);
+    let maxlen = len.iter().fold(0, |a, &b| a.max(b));
+    let minlen = len.iter().fold(usize::MAX, |a, &b| a.min(b));
+    let sc = &mut sc[r0 * ss..(r0 + R) * ss];
+    // scores
+    let mut base = 0;
+    while base + 8 <= maxlen {
+        let mut acc = [[0.0f32; 8]; R];
+        for j in 0..hs {
+            let kr = &k[j * ks + base..j * ks + base + 8];
+            let kf: [f32; 8] = core::array::from_fn(|i| kr[i].f());
+            for (a, qr) in acc.iter_mut().zip(&q) {
+                let qj = qr[j];
+                for i in 0..8 {
+                    a[i] += qj * kf[i];
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            let d = &mut sc[r * ss + base..r * ss + base + 8];
+            for i in 0..8 {
+                d[i] = a[i] * scale;
+            }
+        }
+        base += 8;
+    }
+    for s in base..maxlen {
+        for (r, qr) in q.iter().enumerate() {
+            let mut a = 0.0f32;
+            for (j, &qj) in qr.iter().enumerate() {
+                a += qj * k[j * ks + s].f();
+            }
+            sc[r * ss + s] = a * scale;
+        }
+    }
+    for (r, &l) in len.iter().enumerate() {
+        softmax(&mut sc[r * ss..r * ss + l]);
+    }
+    // outputs, eight elements at a time
+    let sc = &*sc;
+    let p: [&[f32]; R] = core::array::from_fn(|r| &sc[r * ss..r * ss + len[r]]);
+    let out = &mut out[r0 * hs..(r0 + R) * hs];
+    let mut c0 = 0;
+    while c0 < hs {
+        let w = (hs - c0).min(8);
+        let mut acc = [[0.0f32; 8]; R];
+        if w == 8 {
+            for s in 0..minlen {
+                let vr = &v[s * vs + c0..s * vs + c0 + 8];
+                let vf: [f32; 8] = core::array::from_fn(|i| vr[i].f());
+                for (a, pr) in acc.iter_mut().zip(&p) {
+                    let ps = pr[s];
+                    for i in 0..8 {
+                        a[i] += ps * vf[i];
+                    }
+                }
+            }
+        } else {
+            for s in 0..minlen {
+                let vr = &v[s * vs + c0..s * vs + c0 + w];
+                for (a, pr) in acc.iter_mut().zip(&p) {
+                    let ps = pr[s];
+                    for (o, &b) in a.iter_mut().zip(vr) {
+                        *o += ps * b.f();
+                    }
+                }
+            }
+        }
+        for (a, pr) in acc.iter_mut().zip(&p) {
+            for (s, &ps) in pr.iter().enumerate().skip(minlen) {
+                let vr = &v[s * vs + c0..s * vs + c0 + w];
+                for (o, &b) in a.iter_mut().zip(vr) {
+                    *o += ps * b.f();
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            out[r * hs + c0..r * hs + c0 + w].copy_from_slice(&a[..w]);
+        }
+        c0 += w;
+    }
+    R
+}
+
 /// RMSNorm: `o = x / sqrt(mean(x²) + eps) * w`.
 pub fn rmsnorm(o: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
     let mut ss = 0.0f32;
@@ -404,26 +624,44 @@ pub fn layernorm(o: &mut [f32], x: &[f32], w: &[f32], b: &[f32], eps: f32) {
 /// (`lane[i % 8]`, reduced as in [`scalar::dot_f32`]): every step is element-wise or in a
 /// fixed order, so it compiles to SIMD and gives the same bits on every target.
 #[inline(always)]
-#[allow(clippy::indexing_slicing, reason = "body = len - len % 8 <= len")]
+#[allow(clippy::indexing_slicing, reason = "body = len - len % 8 <= len; the tail is shorter than 8")]
 pub fn softmax(x: &mut [f32]) {
+    // the max in eight lanes (NaN never wins a `>`, as in one running max; the lanes may end
+    // with -0.0 where a running max has +0.0 or the reverse, and `v - max` is the same for
+    // both unless v is -0.0, where e^±0 = 1 either way: the results do not change)
+    let body = x.len() - x.len() % 8;
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    for c in x[..body].chunks_exact(8) {
+        for j in 0..8 {
+            lanes[j] = if c[j] > lanes[j] { c[j] } else { lanes[j] };
+        }
+    }
     let mut max = f32::NEG_INFINITY;
-    for &v in x.iter() {
+    for &v in lanes.iter().chain(&x[body..]) {
         if v > max {
             max = v;
         }
     }
-    for v in x.iter_mut() {
-        *v = exp(*v - max);
-    }
-    let body = x.len() - x.len() % 8;
+    // e^(v - max), and the lane sums in the same pass; the last len % 8 values through an
+    // eight-lane array (so they too take the vector code: exp is element-wise)
+    let (head, tail) = x.split_at_mut(body);
     let mut l = [0.0f32; 8];
-    for c in x[..body].chunks_exact(8) {
+    for c in head.chunks_exact_mut(8) {
         for j in 0..8 {
+            c[j] = exp(c[j] - max);
             l[j] += c[j];
         }
     }
+    if !tail.is_empty() {
+        let mut t = [0.0f32; 8];
+        t[..tail.len()].copy_from_slice(tail);
+        for v in t.iter_mut() {
+            *v = exp(*v - max);
+        }
+        tail.copy_from_slice(&t[..tail.len()]);
+    }
     let mut sum = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for &v in &x[body..] {
+    for &v in tail.iter() {
         sum += v;
     }
     let inv = 1.0 / sum;

@@ -157,7 +157,7 @@ fn q8_group_sizes(k: &Kernels) {
         for &cols in &[1usize, 3, 31, 32, 33, 64, 96, 172, 288, 352, 768, 800, 1100] {
             for &(rows, n) in &[(1usize, 1usize), (7, 1), (8, 2), (33, 3), (20, 5)] {
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                Q8Case::new(rows, cols, gs, n, seed, seed % 3 == 0, false).check(k);
+                Q8Case::new(rows, cols, gs, n, seed, seed.is_multiple_of(3), false).check(k);
             }
         }
     }
@@ -187,7 +187,7 @@ fn q8_batches(k: &Kernels) {
         for &(gs, cols) in &[(32usize, 288usize), (32, 2048), (32, 2100), (4, 172), (8, 352), (16, 1040), (36, 1100), (64, 800), (96, 3000), (1024, 2048), (128, 1)] {
             for &rows in &[1usize, 3, 4, 5, 9] {
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                Q8Case::new(rows, cols, gs, n, seed, seed % 2 == 0, seed % 5 == 0).check(k);
+                Q8Case::new(rows, cols, gs, n, seed, seed.is_multiple_of(2), seed.is_multiple_of(5)).check(k);
             }
         }
     }
@@ -314,6 +314,48 @@ fn float_ops(k: &Kernels) {
     }
 }
 
+/// The batched attention of every set equals one portable [`attend`] per row, bit for bit:
+/// 1..=8 rows of unequal lengths (so rows share some positions and not others), head sizes
+/// with and without a tail of eight, f32 and f16 caches, strided layouts.
+#[allow(clippy::needless_range_loop)]
+fn attend_rows_equal_attend(k: &'static Kernels) {
+    let f = attend_rows_for(k);
+    let mut rng = Rng(777);
+    for hs in [1usize, 3, 8, 12, 16, 48, 64, 70] {
+        for n in 1..=ATT_ROWS {
+            for first in [1usize, 5, 8, 9, 31, 64] {
+                let lens: Vec<usize> = (0..n).map(|i| first + (i * 3 + i / 2) % 11).collect();
+                let maxlen = *lens.iter().max().unwrap();
+                let (kstride, vstride, sstride) = (maxlen + 5, hs + 3, maxlen + 2);
+                let kbuf: Vec<f32> = (0..hs * kstride).map(|_| rng.f32() * 2.0).collect();
+                let vbuf: Vec<f32> = (0..maxlen * vstride).map(|_| rng.f32() * 2.0).collect();
+                let qs: Vec<f32> = (0..n * hs + 7).map(|_| rng.f32()).collect();
+                let (k16, v16): (Vec<half::f16>, Vec<half::f16>) =
+                    (kbuf.iter().map(|&x| half::f16::from_f32(x)).collect(), vbuf.iter().map(|&x| half::f16::from_f32(x)).collect());
+                let mut rows = AttRows { q: &qs, at: [0; ATT_ROWS], len: [0; ATT_ROWS], n, hs };
+                for i in 0..n {
+                    // rows out of order in the buffer, as heads and tokens interleave
+                    rows.at[i] = ((i * 5) % n) * hs + 7 * (i % 2);
+                    rows.at[i] = rows.at[i].min(n * hs + 7 - hs);
+                    rows.len[i] = lens[i];
+                }
+                for kv in [KvHead::F32 { k: &kbuf, v: &vbuf }, KvHead::F16 { k: &k16, v: &v16 }] {
+                    let (mut sc, mut out) = (vec![f32::NAN; n * sstride], vec![f32::NAN; n * hs]);
+                    f(kv, kstride, vstride, &rows, 0.37, &mut sc, sstride, &mut out);
+                    for i in 0..n {
+                        let (mut wsc, mut wout) = (vec![f32::NAN; lens[i]], vec![f32::NAN; hs]);
+                        attend(kv, kstride, vstride, &qs[rows.at[i]..rows.at[i] + hs], 0.37, &mut wsc, &mut wout);
+                        let got = sc[i * sstride..i * sstride + lens[i]].iter().chain(&out[i * hs..(i + 1) * hs]);
+                        for (a, b) in wsc.iter().chain(&wout).zip(got) {
+                            assert!(same(*a, *b), "{} attend_rows hs={hs} n={n} row {i} len={}: {b} vs {a}", k.name, lens[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One test module per kernel set: `kernel_set_tests!(name, runs_here, kernels)`.
 macro_rules! kernel_set_tests {
     ($name:ident, $runs:expr, $k:expr) => {
@@ -370,6 +412,12 @@ macro_rules! kernel_set_tests {
             fn float_ops_equal_portable() {
                 if let Some(k) = set() {
                     super::float_ops(k);
+                }
+            }
+            #[test]
+            fn attend_rows_equal_attend() {
+                if let Some(k) = set() {
+                    super::attend_rows_equal_attend(k);
                 }
             }
             #[test]
@@ -598,6 +646,58 @@ fn exp_edges() {
         let y = exp(i as f32 * 1e-3);
         assert!(y >= prev, "exp not monotone at {}", i as f32 * 1e-3);
         prev = y;
+    }
+}
+
+/// The eight-lane max and the padded tail of [`softmax`] give exactly what a running max and
+/// an element-by-element exp give (zeros of both signs, infinities and NaN included).
+#[test]
+fn softmax_equals_running_max_reference() {
+    fn reference(x: &mut [f32]) {
+        let mut max = f32::NEG_INFINITY;
+        for &v in x.iter() {
+            if v > max {
+                max = v;
+            }
+        }
+        for v in x.iter_mut() {
+            *v = exp(*v - max);
+        }
+        let body = x.len() - x.len() % 8;
+        let mut l = [0.0f32; 8];
+        for c in x[..body].chunks_exact(8) {
+            for j in 0..8 {
+                l[j] += c[j];
+            }
+        }
+        let mut sum = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+        for &v in &x[body..] {
+            sum += v;
+        }
+        let inv = 1.0 / sum;
+        for v in x.iter_mut() {
+            *v *= inv;
+        }
+    }
+    let mut rng = Rng(99);
+    let specials = [0.0f32, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 88.0, -100.0];
+    for n in (1..=40).chain([63, 64, 65, 300]) {
+        for case in 0..6 {
+            let x: Vec<f32> = (0..n)
+                .map(|i| match case {
+                    0 => rng.f32() * 10.0,
+                    1 => if i % 3 == 0 { -0.0 } else { 0.0 },
+                    2 => if i % 2 == 0 { -0.0 } else { rng.f32() - 1.5 },
+                    _ => if rng.next().is_multiple_of(4) { specials[(rng.next() % 7) as usize] } else { rng.f32() * 3.0 },
+                })
+                .collect();
+            let (mut a, mut b) = (x.clone(), x.clone());
+            reference(&mut a);
+            softmax(&mut b);
+            for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+                assert!(same(*p, *q), "n={n} case {case} [{i}]: {q} vs {p} (input {:?})", x);
+            }
+        }
     }
 }
 

@@ -681,7 +681,10 @@ struct TokBlock {
 unsafe fn q8_tokens_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) {
     let gs = w.gs;
     let cg = (K_CHUNK / gs).clamp(1, K_CHUNK_GROUPS); // groups per chunk
-    let mut tb = TokBlock { q: [[0; TOK_BLOCK]; K_CHUNK / 4], nbias: [[0; TOK_BLOCK]; K_CHUNK_GROUPS], scale: [[0.0; TOK_BLOCK]; K_CHUNK_GROUPS] };
+    // not zeroed (48 KiB, which for small matrices cost as much as the product):
+    // `transpose_tokens` writes every entry `q8_tokens` then reads
+    let mut tb = core::mem::MaybeUninit::<TokBlock>::uninit();
+    let tb = tb.as_mut_ptr();
     let mut t0 = 0;
     while t0 < x.n {
         let nt = (x.n - t0).min(TOK_BLOCK);
@@ -694,14 +697,16 @@ unsafe fn q8_tokens_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], gr
                 // SAFETY: forwarded contract (features, check_q8).
                 return unsafe { q8_avx512vnni_rows(w, x, out, groups) };
             }
-            transpose_tokens(w, x, t0, nt, g0, ng, &mut tb);
-            // SAFETY: the features are this function's contract; the block covers tokens
-            // t0..t0 + nt <= x.n and groups g0..g0 + ng <= groups, as q8_tokens requires.
+            // SAFETY: `tb` points to a TokBlock-sized, aligned local; the features are this
+            // function's contract; the block covers tokens t0..t0 + nt <= x.n and groups
+            // g0..g0 + ng <= groups (ng·gs <= K_CHUNK), as q8_tokens requires, and
+            // transpose_tokens has just written the entries q8_tokens reads.
             unsafe {
+                transpose_tokens(w, x, t0, nt, g0, ng, tb);
                 if nt > 16 {
-                    q8_tokens::<2>(w, out, &tb, t0, nt, g0, ng);
+                    q8_tokens::<2>(w, out, tb, t0, nt, g0, ng);
                 } else {
-                    q8_tokens::<1>(w, out, &tb, t0, nt, g0, ng);
+                    q8_tokens::<1>(w, out, tb, t0, nt, g0, ng);
                 }
             }
             g0 += ng;
@@ -726,34 +731,43 @@ unsafe fn q8_avx512vnni_rows(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], grou
     }
 }
 
-/// Fills `tb` for tokens `t0..t0 + nt` and groups `g0..g0 + ng` (codes `g0·gs..(g0+ng)·gs`);
-/// lanes of tokens past `nt` are zero (codes, bias and scale), so they compute zeros that are
-/// never stored.
+/// Fills `tb` for tokens `t0..t0 + nt` and groups `g0..g0 + ng` (codes `g0·gs..(g0+ng)·gs`):
+/// rows `q[..ng·gs/4]`, `nbias[..ng]` and `scale[..ng]`, every lane, through raw pointers (the
+/// block may be uninitialized); lanes of tokens past `nt` are zero (codes, bias and scale), so
+/// they compute zeros that are never stored.
+///
+/// # Safety
+/// `tb` points to a writable `TokBlock`; `ng·gs <= K_CHUNK`, `ng <= K_CHUNK_GROUPS`.
 #[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
-fn transpose_tokens(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, g0: usize, ng: usize, tb: &mut TokBlock) {
-    let (gs, stride) = (w.gs, w.stride);
-    let groups = stride / gs;
-    let steps = ng * gs / 4;
-    let c0 = g0 * gs;
-    for j in 0..TOK_BLOCK {
-        if j < nt {
-            let t = t0 + j;
-            let xt = &x.q[t * stride + c0..t * stride + c0 + ng * gs];
-            for (s, c) in xt.chunks_exact(4).enumerate() {
-                tb.q[s][j] = u32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8]);
-            }
-            for g in 0..ng {
-                let sum: i32 = xt[g * gs..(g + 1) * gs].iter().map(|&v| v as i32).sum();
-                tb.nbias[g][j] = -128 * sum;
-                tb.scale[g][j] = x.s[t * groups + g0 + g];
-            }
-        } else {
-            for q in &mut tb.q[..steps] {
-                q[j] = 0;
-            }
-            for g in 0..ng {
-                tb.nbias[g][j] = 0;
-                tb.scale[g][j] = 0.0;
+unsafe fn transpose_tokens(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, g0: usize, ng: usize, tb: *mut TokBlock) {
+    // SAFETY: (whole body) the array places below are projections of `*tb` (no reference
+    // to the possibly uninitialized block is made), indexed within its bounds (caller's
+    // contract); the writes need no initialized memory.
+    unsafe {
+        let (gs, stride) = (w.gs, w.stride);
+        let groups = stride / gs;
+        let steps = ng * gs / 4;
+        let c0 = g0 * gs;
+        for j in 0..TOK_BLOCK {
+            if j < nt {
+                let t = t0 + j;
+                let xt = &x.q[t * stride + c0..t * stride + c0 + ng * gs];
+                for (s, c) in xt.chunks_exact(4).enumerate() {
+                    (*tb).q[s][j] = u32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8]);
+                }
+                for g in 0..ng {
+                    let sum: i32 = xt[g * gs..(g + 1) * gs].iter().map(|&v| v as i32).sum();
+                    (*tb).nbias[g][j] = -128 * sum;
+                    (*tb).scale[g][j] = x.s[t * groups + g0 + g];
+                }
+            } else {
+                for s in 0..steps {
+                    (*tb).q[s][j] = 0;
+                }
+                for g in 0..ng {
+                    (*tb).nbias[g][j] = 0;
+                    (*tb).scale[g][j] = 0.0;
+                }
             }
         }
     }
@@ -772,7 +786,7 @@ fn transpose_tokens(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, g0: usiz
 unsafe fn q8_tokens<const V: usize>(
     w: &QRows<'_>,
     out: &mut [f32],
-    tb: &TokBlock,
+    tb: *const TokBlock,
     t0: usize,
     nt: usize,
     g0: usize,
@@ -798,7 +812,7 @@ unsafe fn q8_tokens<const V: usize>(
         let first = g0 == 0;
         let o = out.as_mut_ptr();
         let (wq, ws) = (w.q.as_ptr(), w.s.as_ptr());
-        let tq = tb.q.as_ptr().cast::<i32>();
+        let tq = core::ptr::addr_of!((*tb).q).cast::<i32>();
         let load_acc = |r: usize, v: usize| -> __m512 {
             if first {
                 _mm512_setzero_ps()
@@ -823,7 +837,7 @@ unsafe fn q8_tokens<const V: usize>(
             for g in 0..ng {
                 let mut ia = [[_mm512_setzero_si512(); V]; 4];
                 for v in 0..V {
-                    let nb = _mm512_load_si512(tb.nbias[g].as_ptr().add(16 * v).cast());
+                    let nb = _mm512_load_si512(core::ptr::addr_of!((*tb).nbias[g]).cast::<i32>().add(16 * v).cast());
                     for a in &mut ia {
                         a[v] = nb;
                     }
@@ -843,7 +857,7 @@ unsafe fn q8_tokens<const V: usize>(
                 for i in 0..4 {
                     let wsc = _mm512_set1_ps(*ws.add((r + i) * groups + g0 + g));
                     for v in 0..V {
-                        let sc = _mm512_mul_ps(wsc, _mm512_load_ps(tb.scale[g].as_ptr().add(16 * v)));
+                        let sc = _mm512_mul_ps(wsc, _mm512_load_ps(core::ptr::addr_of!((*tb).scale[g]).cast::<f32>().add(16 * v)));
                         acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_mul_ps(_mm512_cvtepi32_ps(ia[i][v]), sc));
                     }
                 }
@@ -864,7 +878,7 @@ unsafe fn q8_tokens<const V: usize>(
             for g in 0..ng {
                 let mut ia = [_mm512_setzero_si512(); V];
                 for (v, a) in ia.iter_mut().enumerate() {
-                    *a = _mm512_load_si512(tb.nbias[g].as_ptr().add(16 * v).cast());
+                    *a = _mm512_load_si512(core::ptr::addr_of!((*tb).nbias[g]).cast::<i32>().add(16 * v).cast());
                 }
                 for s in g * steps_g..(g + 1) * steps_g {
                     let wv = _mm512_xor_si512(_mm512_set1_epi32(wr.add(4 * s).cast::<i32>().read_unaligned()), bias);
@@ -874,7 +888,7 @@ unsafe fn q8_tokens<const V: usize>(
                 }
                 let wsc = _mm512_set1_ps(*ws.add(r * groups + g0 + g));
                 for v in 0..V {
-                    let sc = _mm512_mul_ps(wsc, _mm512_load_ps(tb.scale[g].as_ptr().add(16 * v)));
+                    let sc = _mm512_mul_ps(wsc, _mm512_load_ps(core::ptr::addr_of!((*tb).scale[g]).cast::<f32>().add(16 * v)));
                     acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(_mm512_cvtepi32_ps(ia[v]), sc));
                 }
             }
@@ -945,6 +959,35 @@ fn attend_avx2(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f3
 #[target_feature(enable = "avx2")]
 unsafe fn attend_avx2_inner(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
     super::attend_body(kv, ks, vs, q, scale, sc, out)
+}
+
+/// The [`super::attend_rows`] for kernel set `k` if it is one of this file's (all of them
+/// run AVX2), else `None`.
+pub(super) fn attend_rows_for(k: &'static Kernels) -> Option<super::AttendRows> {
+    if [&AVX2, &AVX_VNNI, &AVX512_VNNI].iter().any(|&s| core::ptr::eq(k, s)) {
+        Some(attend_rows_avx2)
+    } else {
+        None
+    }
+}
+
+/// [`super::attend_rows`], the same source compiled with AVX2 (the same bits, as
+/// [`attend_avx2`]).
+#[allow(clippy::too_many_arguments)]
+fn attend_rows_avx2(kv: super::KvHead<'_>, ks: usize, vs: usize, rows: &super::AttRows<'_>, scale: f32, sc: &mut [f32], ss: usize, out: &mut [f32]) {
+    if !avx2_available() {
+        return super::attend_rows(kv, ks, vs, rows, scale, sc, ss, out);
+    }
+    // SAFETY: AVX2 is available (checked above); the body is safe code.
+    unsafe { attend_rows_avx2_inner(kv, ks, vs, rows, scale, sc, ss, out) }
+}
+
+/// # Safety
+/// AVX2 must be available.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn attend_rows_avx2_inner(kv: super::KvHead<'_>, ks: usize, vs: usize, rows: &super::AttRows<'_>, scale: f32, sc: &mut [f32], ss: usize, out: &mut [f32]) {
+    super::attend_rows_body(kv, ks, vs, rows, scale, sc, ss, out)
 }
 
 fn matmul_f32_avx2(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {

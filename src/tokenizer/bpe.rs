@@ -338,7 +338,7 @@ mod tests {
             let mut best: Option<(u32, usize, u32)> = None;
             for i in 0..syms.len().saturating_sub(1) {
                 if let Some((rk, res)) = t.pair(syms[i], syms[i + 1]) {
-                    if best.map_or(true, |b| rk < b.0) {
+                    if best.is_none_or(|b| rk < b.0) {
                         best = Some((rk, i, res));
                     }
                 }
