@@ -666,9 +666,7 @@ impl Session<'_, '_> {
             match cfg.act {
                 Activation::SwiGlu => {
                     matmul(par, k, m.matrix(Slot::W3, l), m.vector(Slot::B3, l), xb, xq, xs, n, hb2);
-                    for (a, &b) in hb[..n * hid].iter_mut().zip(hb2.iter()) {
-                        *a = kernels::silu(*a) * b;
-                    }
+                    kernels::swiglu_for(k)(&mut hb[..n * hid], &hb2[..n * hid]);
                 }
                 Activation::GeluTanh => hb[..n * hid].iter_mut().for_each(|a| *a = kernels::gelu_tanh(*a)),
                 Activation::GeluErf => hb[..n * hid].iter_mut().for_each(|a| *a = kernels::gelu_erf(*a)),

@@ -730,8 +730,32 @@ pub fn gelu_erf(x: f32) -> f32 {
     0.5 * x * (1.0 + libm::erff(x * core::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// The SwiGLU gate of a feed-forward block: `a[i] = silu(a[i]) * b[i]`.
+pub fn swiglu(a: &mut [f32], b: &[f32]) {
+    swiglu_body(a, b)
+}
+
+/// The body of [`swiglu`], inlined into each kernel set's copy (element-wise: same bits).
+#[inline(always)]
+pub(crate) fn swiglu_body(a: &mut [f32], b: &[f32]) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = silu(*x) * y;
+    }
+}
+
+/// The [`swiglu`] of kernel set `k`: compiled for the set's vector width where the target
+/// needs a separate copy (x86_64), else the portable one.
+pub fn swiglu_for(k: &'static Kernels) -> fn(&mut [f32], &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86_64::is_ours(k) {
+        return x86_64::swiglu_avx2;
+    }
+    let _ = k;
+    swiglu
+}
+
 /// SiLU: `x * sigmoid(x)`, as `x / (1 + e^-x)` with [`exp`] (vectorizes; same bits everywhere).
-#[inline]
+#[inline(always)]
 pub fn silu(x: f32) -> f32 {
     x / (1.0 + exp(-x))
 }

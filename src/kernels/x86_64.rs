@@ -961,10 +961,31 @@ unsafe fn attend_avx2_inner(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f3
     super::attend_body(kv, ks, vs, q, scale, sc, out)
 }
 
+/// Whether `k` is one of this file's kernel sets (all of them run AVX2).
+pub(super) fn is_ours(k: &'static Kernels) -> bool {
+    [&AVX2, &AVX_VNNI, &AVX512_VNNI].iter().any(|&s| core::ptr::eq(k, s))
+}
+
+/// [`super::swiglu`], the same source compiled with AVX2 (element-wise: the same bits).
+pub(super) fn swiglu_avx2(a: &mut [f32], b: &[f32]) {
+    if !avx2_available() {
+        return super::swiglu(a, b);
+    }
+    // SAFETY: AVX2 is available (checked above); the body is safe code.
+    unsafe { swiglu_avx2_inner(a, b) }
+}
+
+/// # Safety
+/// AVX2 must be available.
+#[target_feature(enable = "avx2")]
+unsafe fn swiglu_avx2_inner(a: &mut [f32], b: &[f32]) {
+    super::swiglu_body(a, b)
+}
+
 /// The [`super::attend_rows`] for kernel set `k` if it is one of this file's (all of them
 /// run AVX2), else `None`.
 pub(super) fn attend_rows_for(k: &'static Kernels) -> Option<super::AttendRows> {
-    if [&AVX2, &AVX_VNNI, &AVX512_VNNI].iter().any(|&s| core::ptr::eq(k, s)) {
+    if is_ours(k) {
         Some(attend_rows_avx2)
     } else {
         None
