@@ -255,7 +255,7 @@ fn f32_widths(k: &Kernels) {
 /// The attention and activation-quantization entries: every set's copy equals the portable
 /// function bit for bit (head sizes 1..=70 and 128, 1..=40 and 300 positions, f32 and f16
 /// caches, strided layouts), and the portable attention is close to an f64 reference.
-fn float_ops(k: &Kernels) {
+fn float_ops(k: &'static Kernels) {
     let mut rng = Rng(4242);
     for hs in (1..=70).chain([128]) {
         for len in [1usize, 2, 7, 8, 9, 15, 16, 17, 40, 300] {
@@ -294,6 +294,19 @@ fn float_ops(k: &Kernels) {
                 }
             }
         }
+    }
+    for len in [1usize, 7, 8, 9, 172, 1000] {
+        let mut a: Vec<f32> = (0..len).map(|_| rng.f32() * 30.0 - 15.0).collect();
+        if len > 4 {
+            a[1] = f32::NAN;
+            a[2] = f32::INFINITY;
+            a[3] = -100.0;
+        }
+        let b: Vec<f32> = (0..len).map(|_| rng.f32() * 4.0 - 2.0).collect();
+        let (mut want, mut got) = (a.clone(), a.clone());
+        swiglu(&mut want, &b);
+        swiglu_for(k)(&mut got, &b);
+        assert!(want.iter().zip(&got).all(|(x, y)| same(*x, *y)), "{} swiglu len={len}", k.name);
     }
     for cols in [1usize, 7, 8, 31, 32, 33, 172, 288, 1000] {
         for gs in [4usize, 32, 64] {
