@@ -117,6 +117,12 @@ export declare class TinyGpt {
   static builtin(): Promise<TinyGpt>;
   /** Loads a `.tgpt` model file's bytes (validated; throws an Error saying what is wrong). */
   static load(bytes: Uint8Array | ArrayBuffer): Promise<TinyGpt>;
+  /**
+   * The int8 kernel set of the wasm build in use: `"simd128-relaxed"` where the engine runs
+   * relaxed SIMD as specified, else `"simd128"` (same results; override with
+   * `TINYGPT_WASM=simd128|relaxed` in Node or `globalThis.TINYGPT_WASM` elsewhere).
+   */
+  static kernels(): Promise<'simd128' | 'simd128-relaxed'>;
 
   /** Generates a continuation of `prompt`, calling `onToken(piece)` with each text piece as it is produced. */
   generate(

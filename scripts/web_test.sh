@@ -40,10 +40,10 @@ if (( ${#MODELS[@]} == 0 )); then
   MODELS=("$WORK/second-model.tgpt")
   echo "== web test: no fixture converted; second model = the built-in model file under another name"
 fi
-# A bigger random-weight model with a tokenizer (TinyStories-15M shape, 512-token vocab):
-# slow enough per token for the demo's Stop test.
+# A bigger random-weight model with a tokenizer (TinyStories-15M shape, 512-token vocab,
+# context 1024): a long enough generation for the demo's Stop test.
 SLOW=$WORK/random-15m-shape.tgpt
-node tests/web/make_model.mjs "$WORK/slow-hf" >/dev/null
+node tests/web/make_model.mjs "$WORK/slow-hf" 288 768 6 6 6 1024 >/dev/null
 "$BIN" convert "$WORK/slow-hf" -o "$SLOW" >/dev/null
 MODELS+=("$SLOW")
 MODEL_LIST=$(IFS=:; echo "${MODELS[*]}")

@@ -226,12 +226,13 @@ function onReady(m) {
   $('model-info').textContent =
     `${i.architecture}, ${i.dtype}, ${i.n_layers} layers × ${i.dim} wide, ${i.n_heads} heads, ` +
     `vocab ${i.vocab_size}, context ${i.seq_len}, ${(i.model_bytes / 1e6).toFixed(2)} MB` +
-    ` · loaded in ${m.ms.toFixed(0)} ms`;
+    ` · loaded in ${m.ms.toFixed(0)} ms · wasm ${m.kernels}`;
   $('maxTokens').max = String(Math.max(1, i.seq_len));
   $('progress').hidden = true;
   $('load-msg').textContent = m.name === 'built-in model' ? '' : `loaded ${m.name}`;
   document.body.dataset.model = m.name;
   document.body.dataset.ready = '1';
+  document.body.dataset.kernels = m.kernels;
   if (textModel) {
     status('ready');
     requestChart();

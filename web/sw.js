@@ -1,7 +1,7 @@
 // Offline support: every file the demo needs is cached when the service worker installs;
 // requests go to the network first (so a rebuilt demo is picked up) and fall back to the
 // cache when offline.
-const CACHE = 'tinygpt-demo-v1';
+const CACHE = 'tinygpt-demo-v2';
 const FILES = [
   './',
   'index.html',
@@ -12,6 +12,9 @@ const FILES = [
   'pkg/src/tinygpt.js',
   'pkg/pkg/tinygpt_wasm.js',
   'pkg/pkg/tinygpt_wasm_bg.wasm',
+  'pkg/src/detect.js',
+  'pkg/pkg/tinygpt_wasm_relaxed.js',
+  'pkg/pkg/tinygpt_wasm_relaxed_bg.wasm',
   'pkg/pkg/tinygpt.tgpt',
 ];
 

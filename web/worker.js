@@ -3,7 +3,7 @@
 //
 // Messages in:  {type:'builtin'} | {type:'load', bytes, name} | {type:'generate', prompt, options}
 //               | {type:'stop'} | {type:'dist', req, prompt?, ids?, options}
-// Messages out: {type:'ready', info, name, ms} | {type:'piece', text, id, index, candidates, tokS}
+// Messages out: {type:'ready', info, name, ms, kernels} | {type:'piece', text, id, index, candidates, tokS}
 //               | {type:'done', result, tokS, ms} | {type:'dist', req, candidates, ids}
 //               | {type:'error', where, message}
 import { TinyGpt } from './pkg/src/browser.js';
@@ -18,7 +18,7 @@ async function use(make, name) {
   const next = await make();
   if (g && !abort) g.free();
   g = next;
-  post({ type: 'ready', info: g.info(), name, ms: performance.now() - t0 });
+  post({ type: 'ready', info: g.info(), name, ms: performance.now() - t0, kernels: await TinyGpt.kernels() });
 }
 
 async function generate({ prompt, options }) {

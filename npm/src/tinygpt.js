@@ -181,6 +181,14 @@ export function createTinyGpt(env) {
       return TinyGpt.#make(mod, bytes);
     }
 
+    /**
+     * The int8 kernel set of the wasm build this engine loaded: `"simd128-relaxed"` (relaxed
+     * SIMD's 8-bit dot product) or `"simd128"`. Same results either way; the first is faster.
+     */
+    static async kernels() {
+      return (await wasm()).kernels();
+    }
+
     /** Loads a `.tgpt` model from its bytes; throws an Error naming what is wrong. */
     static async load(bytes) {
       const b = bytesOf(bytes);

@@ -22,26 +22,105 @@
 //! `vpmovsxbw` loads, two `vpmaddwd`, two `vpaddd` and one `lea` per load (V8 computes every
 //! wasm address `base + offset` with a 32-bit add before the load, also for memarg
 //! offsets), plus per group and four rows a 9-op transposing reduction and the scale
-//! gather. Relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add` would do 16 codes in one
-//! instruction where the engine maps it to `vpdpbusd`, but V8 11.3 (Node 20) lowers it to
-//! `vpmaddubsw` + `vpmaddwd` + `vpaddd`, so with the sign split it needs (activations in
-//! `[-127, 127]` are not 7-bit) it is no faster there.
+//! gather.
 //!
-//! Verified bit-exact against the scalar kernel under Node (V8) by
-//! `scripts/wasm_kernel_test.sh`, which also prints its speed there.
-
+//! # Relaxed SIMD
+//!
+//! With the crate feature `wasm-relaxed-simd` (the npm package ships both builds and loads
+//! this one where the engine validates it and passes a self-test, see `npm/src/detect.js`),
+//! the `simd128-relaxed` set replaces the 16-code step with two
+//! `i32x4.relaxed_dot_i8x16_i7x16_add_s`: the activation codes `x` in `[-127, 127]` are split
+//! into `x⁺ = max(x, 0)` and `x⁻ = x⁺ - x`, both in `[0, 127]`, and
+//! `Σ w·x = Σ w·x⁺ - Σ w·x⁻`. With the second operand in `[0, 127]` the relaxed dot product
+//! is deterministic (every lowering — `vpdpbusd`, `pmaddubsw` + `pmaddwd`, ARM `sdot` —
+//! treats it alike, and `|w·x⁺ + w'·x'⁺| <= 2·128·127` cannot saturate the 16-bit
+//! intermediate of `pmaddubsw`), so this set equals the scalar kernel bit for bit too.
+//! Where the engine maps the instruction to `vpdpbusd` (V8 13.6 in Node 24 and Chromium 156
+//! on a VNNI CPU) a 16-code step is two instructions instead of six. Measured 2026-11-29
+//! under Node 24 (V8 13.6), same harness, stories15M shapes: 16–21 GB/s against 13–16 for
+//! `simd128`. V8 11.3 (Node 20) accepts it only behind `--experimental-wasm-relaxed-simd`,
+//! lowers it to `vpmaddubsw` (no gain) and computes something else for negative first
+//! operands (the loader's self-test rejects it).
+//!
 use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::wasm32::*;
 
 /// The simd128 kernel set (f32 product: the scalar kernel).
 pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend };
 
+/// The relaxed-SIMD kernel set (module docs, "Relaxed SIMD"); compiled in only with the
+/// `wasm-relaxed-simd` feature. Its matrix product is the only function compiled with
+/// `target_feature(enable = "relaxed-simd")`.
+#[cfg(feature = "wasm-relaxed-simd")]
+pub static RELAXED: Kernels = Kernels { name: "simd128-relaxed", matmul_q8: matmul_q8_relaxed, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend };
+
 /// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
+#[cfg(not(feature = "wasm-relaxed-simd"))]
 pub const TIERS: [Tier; 1] = [(&SIMD128, || true)];
+/// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
+#[cfg(feature = "wasm-relaxed-simd")]
+pub const TIERS: [Tier; 2] = [(&SIMD128, || true), (&RELAXED, || true)];
 
 /// The best wasm32 kernel set.
 pub fn best() -> Option<&'static Kernels> {
+    #[cfg(feature = "wasm-relaxed-simd")]
+    return Some(&RELAXED);
+    #[cfg(not(feature = "wasm-relaxed-simd"))]
     Some(&SIMD128)
+}
+
+/// One way of computing [`rows_q8`]'s per-group partial sums.
+trait Dot4 {
+    /// Per row `i`, four i32 partial sums whose total is the exact `Σ w·x` over row `i`'s
+    /// codes at `w[i]..w[i] + 16 * n16` and the activation codes at `x..x + 16 * n16`
+    /// (in `[-127, 127]`).
+    ///
+    /// # Safety
+    /// `w[i]..w[i] + 16 * n16` and `x..x + 16 * n16` must be readable.
+    unsafe fn dot4(w: &[*const i8; 4], x: *const i8, n16: usize) -> [v128; 4];
+}
+
+/// `i32x4.dot_i16x8_s` on operands widened to i16: [`dot4`].
+struct Widen;
+
+impl Dot4 for Widen {
+    #[inline(always)]
+    unsafe fn dot4(w: &[*const i8; 4], x: *const i8, n16: usize) -> [v128; 4] {
+        // SAFETY: the same contract.
+        unsafe { dot4([i32x4_splat(0); 4], w, x, n16) }
+    }
+}
+
+/// `i32x4.relaxed_dot_i8x16_i7x16_add_s` on the split activations (module docs).
+#[cfg(feature = "wasm-relaxed-simd")]
+struct Relaxed;
+
+#[cfg(feature = "wasm-relaxed-simd")]
+impl Dot4 for Relaxed {
+    #[inline(always)]
+    unsafe fn dot4(w: &[*const i8; 4], x: *const i8, n16: usize) -> [v128; 4] {
+        let (mut p, mut n) = ([i32x4_splat(0); 4], [i32x4_splat(0); 4]);
+        // SAFETY: the caller's contract (every offset is below 16 * n16); WebAssembly loads
+        // have no alignment requirement.
+        unsafe {
+            for b in 0..n16 {
+                let xv = v128_load(x.add(16 * b).cast::<v128>());
+                // x in [-127, 127]: both halves in [0, 127], the relaxed dot's exact domain
+                let xp = i8x16_max(xv, i8x16_splat(0));
+                let xn = i8x16_sub(xp, xv);
+                for ((p, n), &w) in p.iter_mut().zip(n.iter_mut()).zip(w) {
+                    let wv = v128_load(w.add(16 * b).cast::<v128>());
+                    *p = i32x4_relaxed_dot_i8x16_i7x16_add(wv, xp, *p);
+                    *n = i32x4_relaxed_dot_i8x16_i7x16_add(wv, xn, *n);
+                }
+            }
+        }
+        // Σ w·x⁺ - Σ w·x⁻ per lane, in wrapping i32 arithmetic like every other kernel's sums
+        for (p, n) in p.iter_mut().zip(n) {
+            *p = i32x4_sub(*p, n);
+        }
+        p
+    }
 }
 
 /// `a[i]` plus the partial sums of row `i`'s codes at `w[i]..w[i] + 16 * n16` times the
@@ -81,8 +160,20 @@ fn reduce4(a: &[v128; 4]) -> v128 {
     i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(s01, s23), i32x4_shuffle::<2, 3, 6, 7>(s01, s23))
 }
 
-#[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug)")]
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    matmul_q8_with::<Widen>(w, x, out);
+}
+
+#[cfg(feature = "wasm-relaxed-simd")]
+#[target_feature(enable = "relaxed-simd")]
+fn matmul_q8_relaxed(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    matmul_q8_with::<Relaxed>(w, x, out);
+}
+
+/// The checks and the dispatch on group size shared by both sets.
+#[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug)")]
+fn matmul_q8_with<D: Dot4>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if !w.gs.is_multiple_of(16) {
         return scalar::matmul_q8(w, x, out);
     }
@@ -95,9 +186,9 @@ fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     // copy with a constant block count (fully unrolled, immediate offsets).
     unsafe {
         match w.gs {
-            32 => rows_q8::<2>(w, x, out),
-            64 => rows_q8::<4>(w, x, out),
-            _ => rows_q8::<0>(w, x, out),
+            32 => rows_q8::<D, 2>(w, x, out),
+            64 => rows_q8::<D, 4>(w, x, out),
+            _ => rows_q8::<D, 0>(w, x, out),
         }
     }
 }
@@ -105,7 +196,7 @@ fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 /// The product for `w.gs == 16 * N16` (`N16 == 0`: any multiple of 16, a run-time count):
 /// four rows at a time against each token (the last
 /// block of fewer than four rows repeats its last row and stores only the real ones), per
-/// group `isum` of the four rows by [`dot4`] and [`reduce4`] (lane = row), then
+/// group `isum` of the four rows by `D` and [`reduce4`] (lane = row), then
 /// `acc += isum as f32 * (ws * xs)` per lane with separate `f32x4_mul`, `f32x4_add`, groups
 /// in ascending order: the scalar order.
 ///
@@ -114,7 +205,7 @@ fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 /// `w.s.len() >= rows * groups`, `x.q.len() >= x.n * stride`, `x.s.len() >= x.n * groups`,
 /// `out.len() >= x.n * rows`.
 #[inline(always)]
-unsafe fn rows_q8<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+unsafe fn rows_q8<D: Dot4, const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     let (gs, stride, rows) = (w.gs, w.stride, w.rows);
     let n16 = if N16 == 0 { gs / 16 } else { N16 };
     let groups = stride / gs;
@@ -136,7 +227,7 @@ unsafe fn rows_q8<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32
                 let mut xsp = xs.add(t * groups);
                 let mut acc = f32x4_splat(0.0);
                 for _ in 0..groups {
-                    let isum = reduce4(&dot4([i32x4_splat(0); 4], &wp, xp, n16));
+                    let isum = reduce4(&D::dot4(&wp, xp, n16));
                     let sc = f32x4_mul(f32x4(*sp[0], *sp[1], *sp[2], *sp[3]), f32x4_splat(*xsp));
                     acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
                     wp = wp.map(|p| p.add(gs));

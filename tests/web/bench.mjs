@@ -9,7 +9,9 @@ import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const [n = '128', ...models] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const nodeOnly = args[0] === '--node-only';
+const [n = '128', ...models] = nodeOnly ? args.slice(1) : args;
 const N = Number(n);
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
@@ -30,9 +32,10 @@ for (const m of models) {
   const g = await TinyGpt.load(readFileSync(m));
   const steps = Math.min(N, g.info().seq_len);
   const r = best(g, steps);
-  console.log(JSON.stringify({ runtime: `node ${process.version}`, model: basename(m), ...r }));
+  console.log(JSON.stringify({ runtime: `node ${process.version}`, kernels: await TinyGpt.kernels(), model: basename(m), ...r }));
   g.free();
 }
+if (nodeOnly) process.exit(0);
 
 // ---- Chromium ------------------------------------------------------------------------------
 let chromium;
@@ -60,11 +63,14 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 try {
+  const version = browser.version();
+  // the build the page picks by itself (relaxed SIMD in Chromium 156), then plain simd128
+  for (const build of ['', 'simd128']) {
   const page = await browser.newPage();
   await page.goto(`${base}/bench.html`);
-  const version = browser.version();
   for (const [path, m] of files) {
-    const r = await page.evaluate(async ({ path, n }) => {
+    const r = await page.evaluate(async ({ path, n, build }) => {
+      if (build) globalThis.TINYGPT_WASM = build;
       const { TinyGpt } = await import('/pkg/src/browser.js');
       const bytes = new Uint8Array(await (await fetch(path)).arrayBuffer());
       const g = await TinyGpt.load(bytes);
@@ -76,9 +82,12 @@ try {
         if (!top || r.tokensPerSecond > top.tokensPerSecond) top = r;
       }
       g.free();
-      return top;
-    }, { path, n: N });
-    console.log(JSON.stringify({ runtime: `chromium ${version}`, model: basename(m), ...r }));
+      return { kernels: await TinyGpt.kernels(), ...top };
+    }, { path, n: N, build });
+    const { kernels, ...rest } = r;
+    console.log(JSON.stringify({ runtime: `chromium ${version}`, kernels, model: basename(m), ...rest }));
+  }
+  await page.close();
   }
 } finally {
   await browser.close();

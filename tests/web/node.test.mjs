@@ -240,6 +240,27 @@ test('candidates option: the distribution each token was drawn from', async () =
   }
 });
 
+test('kernels(): the wasm build this engine should run, and TINYGPT_WASM overrides it', async () => {
+  const k = await TinyGpt.kernels();
+  // Node 20's V8 has relaxed SIMD only behind a flag (and computes it differently there);
+  // Node >= 22 runs it by default
+  const major = Number(process.versions.node.split('.')[0]);
+  assert.equal(k, major >= 22 ? 'simd128-relaxed' : 'simd128', `Node ${process.version}`);
+  // a child process forced to the plain simd128 build gives the same tokens
+  const script = `import { TinyGpt } from 'tinygpt';
+    const g = await TinyGpt.builtin();
+    const r = await g.generate('The jury said', { seed: 3, maxTokens: 30 });
+    console.log(JSON.stringify({ k: await TinyGpt.kernels(), tokens: r.tokens }));`;
+  const run = (env) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } }));
+  const forced = run({ TINYGPT_WASM: 'simd128' });
+  assert.equal(forced.k, 'simd128');
+  const auto = run({ TINYGPT_WASM: '' });
+  assert.equal(auto.k, k);
+  assert.deepEqual(auto.tokens, forced.tokens, 'both builds give the same tokens');
+  const bad = (() => { try { run({ TINYGPT_WASM: 'avx' }); return null; } catch (e) { return String(e.stderr); } })();
+  assert.match(bad ?? '', /TINYGPT_WASM must be "simd128" or "relaxed"/);
+});
+
 test('benchDecode', () => {
   const b = g.benchDecode(16);
   assert.equal(b.tokens, 16);

@@ -125,6 +125,13 @@ fn sampler_config(
 
 // ---- the engine -------------------------------------------------------------------------------
 
+/// The name of the int8 kernel set this build runs: `"simd128"`, or `"simd128-relaxed"` for
+/// the build with the `relaxed` feature (`TinyGpt.kernels()`).
+#[wasm_bindgen]
+pub fn kernels() -> String {
+    tinygpt::kernels::best().name.into()
+}
+
 /// A loaded model with its session. Not a public API: use `TinyGpt` from the npm package.
 #[wasm_bindgen]
 pub struct Engine {
