@@ -42,6 +42,17 @@
 //! lowers it to `vpmaddubsw` (no gain) and computes something else for negative first
 //! operands (the loader's self-test rejects it).
 //!
+//! The matrix product is compiled with `target_feature(enable = "relaxed-simd")`, but LLVM
+//! applies wasm target features module-wide, and with relaxed SIMD it lowers vectorized
+//! float maxima (`f32::max`, `if a > b { a } else { b }`) to `f32x4.relaxed_max` (read from
+//! `--emit=asm`: attention's score maximum, activation quantization's absolute maximum, one
+//! in the forward pass). `relaxed_max` may differ from `max` only for NaN and for `±0`
+//! pairs. Quantization's maximum sees only finite values `>= +0` (`max_finite_abs`);
+//! attention's maximum `m` is used as `exp(s - m)`, where `m = ±0` gives the same value
+//! for every `s`; a ReLU's `±0` is quantized to code 0 either way. So the two builds agree
+//! on every finite input; a model that produces NaN (non-finite weights) may give different
+//! NaN-laden garbage in the two builds.
+//!
 use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::wasm32::*;
 
