@@ -403,7 +403,29 @@ pub type AttendRows = fn(KvHead<'_>, usize, usize, &AttRows<'_>, f32, &mut [f32]
 /// scratch.
 #[allow(clippy::too_many_arguments)]
 pub fn attend_rows(kv: KvHead<'_>, kstride: usize, vstride: usize, rows: &AttRows<'_>, scale: f32, sc: &mut [f32], sstride: usize, out: &mut [f32]) {
+    // Where code size counts more than prefill speed (wasm: the npm package; 32-bit
+    // microcontrollers): one `attend` per row, by definition the same bits (the grouped body,
+    // 2 cache types × 4 group sizes, made the wasm module 115 KB larger).
+    if cfg!(not(any(target_arch = "x86_64", target_arch = "aarch64"))) {
+        return attend_each_row(kv, kstride, vstride, rows, scale, sc, sstride, out);
+    }
     attend_rows_body(kv, kstride, vstride, rows, scale, sc, sstride, out)
+}
+
+/// [`attend_rows`] as one [`attend`] per row (what it does on wasm32 and 32-bit targets).
+/// Rows whose slices are out of range (a caller bug) are skipped.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_each_row(kv: KvHead<'_>, kstride: usize, vstride: usize, rows: &AttRows<'_>, scale: f32, sc: &mut [f32], sstride: usize, out: &mut [f32]) {
+    let hs = rows.hs;
+    for ((i, &at), &len) in rows.at.iter().enumerate().zip(&rows.len).take(rows.n.min(ATT_ROWS)) {
+        if let (Some(q), Some(s), Some(o)) = (
+            rows.q.get(at..at + hs),
+            sc.get_mut(i * sstride..i * sstride + len),
+            out.get_mut(i * hs..(i + 1) * hs),
+        ) {
+            attend(kv, kstride, vstride, q, scale, s, o);
+        }
+    }
 }
 
 /// The [`attend_rows`] of kernel set `k`: the same source compiled for the set's vector

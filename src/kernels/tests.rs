@@ -330,9 +330,19 @@ fn float_ops(k: &'static Kernels) {
 /// The batched attention of every set equals one portable [`attend`] per row, bit for bit:
 /// 1..=8 rows of unequal lengths (so rows share some positions and not others), head sizes
 /// with and without a tail of eight, f32 and f16 caches, strided layouts.
-#[allow(clippy::needless_range_loop)]
 fn attend_rows_equal_attend(k: &'static Kernels) {
-    let f = attend_rows_for(k);
+    attend_rows_fn_equal_attend(k.name, attend_rows_for(k));
+}
+
+/// What wasm32 and 32-bit targets run as `attend_rows` (one `attend` per row): its row
+/// slicing (query offsets, score stride, output rows) checked like the grouped copies.
+#[test]
+fn attend_each_row_equals_attend() {
+    attend_rows_fn_equal_attend("attend_each_row", crate::kernels::attend_each_row);
+}
+
+#[allow(clippy::needless_range_loop)]
+fn attend_rows_fn_equal_attend(name: &str, f: crate::kernels::AttendRows) {
     let mut rng = Rng(777);
     for hs in [1usize, 3, 8, 12, 16, 48, 64, 70] {
         for n in 1..=ATT_ROWS {
@@ -360,7 +370,7 @@ fn attend_rows_equal_attend(k: &'static Kernels) {
                         attend(kv, kstride, vstride, &qs[rows.at[i]..rows.at[i] + hs], 0.37, &mut wsc, &mut wout);
                         let got = sc[i * sstride..i * sstride + lens[i]].iter().chain(&out[i * hs..(i + 1) * hs]);
                         for (a, b) in wsc.iter().chain(&wout).zip(got) {
-                            assert!(same(*a, *b), "{} attend_rows hs={hs} n={n} row {i} len={}: {b} vs {a}", k.name, lens[i]);
+                            assert!(same(*a, *b), "{name} attend_rows hs={hs} n={n} row {i} len={}: {b} vs {a}", lens[i]);
                         }
                     }
                 }
