@@ -209,8 +209,8 @@ fn host(opts: SessionOptions) -> (BTreeMap<String, Vec<u32>>, BTreeMap<String, S
     (tokens, stops)
 }
 
-/// The `REJECTED <name>: <error>` lines the firmware prints for `demo::HOSTILE`, as the host
-/// library gives them (the same `demo::reject_hostile_inputs` call), after the demo runs.
+/// The `REJECTED <name>: <error>` lines `tinygpt-firmware-hostile` prints for
+/// `demo::HOSTILE`, as the host library gives them (the same `demo::reject_hostile_inputs`).
 fn host_rejections(opts: SessionOptions) -> Vec<String> {
     let model = builtin::model().unwrap();
     let mut ws = vec![0u8; state_bytes(model.config(), &opts).unwrap()];
@@ -221,10 +221,8 @@ fn host_rejections(opts: SessionOptions) -> Vec<String> {
     lines
 }
 
-/// Runs `bin` and checks: exit status 0, `RESULT ok`, no `PANIC`/`ERROR` line, the tokens
-/// and stop reasons of every run equal the host's, and every hostile input of
-/// `demo::HOSTILE` was rejected with the host's error, after which the session still gave
-/// the first run's tokens.
+/// Runs `bin` and checks: exit status 0, `RESULT ok`, no `PANIC`/`ERROR` line, and the
+/// tokens and stop reasons of every run equal the host's.
 fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, opts: SessionOptions) {
     let (code, text) = run_qemu(t, &bin_dir.join(bin));
     assert!(!text.contains("PANIC"), "{bin}: the panic handler was reached:\n{text}");
@@ -241,8 +239,25 @@ fn check_firmware(t: &Target, bin_dir: &Path, bin: &str, opts: SessionOptions) {
         assert_eq!(fw_stops.get(r.name), host_stops.get(r.name), "{bin} ({}): stop reason", r.name);
         assert!(!fw.is_empty(), "{bin} ({}): no tokens generated", r.name);
     }
+}
+
+/// Runs `tinygpt-firmware-hostile` and checks: exit status 0, `RESULT ok`, no `PANIC`/`ERROR`
+/// line; its greedy tokens are the host's; every input of `demo::HOSTILE` was rejected with
+/// exactly the error the host library gives (`REJECTED <name>: <error>` lines, in order);
+/// and the session then gave the same tokens again (`AFTER-REJECTED ... same`).
+fn check_hostile_firmware(t: &Target, bin_dir: &Path) {
+    let bin = "tinygpt-firmware-hostile";
+    let (code, text) = run_qemu(t, &bin_dir.join(bin));
+    assert!(!text.contains("PANIC"), "{bin}: the panic handler was reached:\n{text}");
+    assert!(!text.contains("ERROR"), "{bin}: reported an error:\n{text}");
+    assert_eq!(code, 0, "{bin}: QEMU exit status:\n{text}");
+    assert!(text.lines().any(|l| l == "RESULT ok"), "{bin}: no `RESULT ok` line:\n{text}");
+    let (fw_tokens, _) = parse(&text);
+    let (host_tokens, _) = host(F32_FULL);
+    let greedy = demo::RUNS[0].name;
+    assert_eq!(fw_tokens.get(greedy), host_tokens.get(greedy), "{bin}: greedy tokens differ from the host's");
     let rejected: Vec<&str> = text.lines().filter(|l| l.starts_with("REJECTED ")).collect();
-    assert_eq!(rejected, host_rejections(opts), "{bin}: the hostile inputs' errors differ from the host's");
+    assert_eq!(rejected, host_rejections(F32_FULL), "{bin}: the hostile inputs' errors differ from the host's");
     assert!(
         text.lines().any(|l| l.starts_with("AFTER-REJECTED ") && l.contains("same")),
         "{bin}: no check that the session still works after the rejected inputs:\n{text}"
@@ -326,6 +341,14 @@ fn cortex_m_firmware_matches_host_token_for_token() {
     check_firmware(&ARM, &bins, "tinygpt-firmware-f16", F16_FULL);
 }
 
+#[test]
+fn cortex_m_firmware_rejects_hostile_inputs_without_panicking() {
+    if !have_qemu(&ARM) {
+        return;
+    }
+    check_hostile_firmware(&ARM, &build(&ARM));
+}
+
 /// The STM32F405 binary is linked with the real chip's memory map (1 MiB flash, 128 KiB
 /// RAM). If the built-in model, the code, the workspace (f16 KV, context 128) and the stack
 /// fit, it must link and, on QEMU's model of that chip, give the host's tokens. If they do
@@ -389,6 +412,7 @@ fn riscv32_firmware_matches_host_token_for_token() {
     }
     let bins = build(&RISCV);
     check_firmware(&RISCV, &bins, "tinygpt-firmware", F32_FULL);
+    check_hostile_firmware(&RISCV, &bins);
     let (code, text) = run_qemu(&RISCV, &bins.join("tinygpt-firmware-panic"));
     assert_eq!(code, 1, "a panic must exit QEMU with status 1:\n{text}");
 }

@@ -17,10 +17,11 @@ use std::{
 };
 
 /// Binary name and its board's `memory/<board>.x`, for Cortex-M.
-const ARM_BINS: [(&str, &str); 4] = [
+const ARM_BINS: [(&str, &str); 5] = [
     ("tinygpt-firmware", "mps2-an386"),
     ("tinygpt-firmware-f16", "mps2-an386"),
     ("tinygpt-firmware-panic", "mps2-an386"),
+    ("tinygpt-firmware-hostile", "mps2-an386"),
     ("tinygpt-firmware-stm32f405", "stm32f405"),
 ];
 

@@ -44,7 +44,6 @@ fn run(ws: &'static mut [u8], opts: SessionOptions) -> tinygpt::Result<()> {
         builtin::STATE_BYTES_F16_KV
     );
     let mut session = Session::new(model, ws, opts)?;
-    let mut first: Option<demo::Generated> = None;
     for r in &demo::RUNS {
         let s = &r.sampler;
         println!(
@@ -65,24 +64,48 @@ fn run(ws: &'static mut [u8], opts: SessionOptions) -> tinygpt::Result<()> {
             "STOP {}: {} (prompt {} tokens, {} generated, {} ms in QEMU)",
             r.name, g.stop_reason, g.prompt_tokens, g.n, ms
         );
-        first.get_or_insert(g);
-    }
-    // Hostile input: each must be an error (printed), never a panic; then the session must
-    // still give the first run's tokens.
-    let hostile = demo::reject_hostile_inputs(&mut session, &mut |name, e| println!("REJECTED {}: {}", name, e));
-    if let Err(name) = hostile {
-        println!("\nERROR: hostile input `{}` was not rejected with the expected error", name);
-        platform::exit(false)
-    }
-    if let (Some(r), Some(f)) = (demo::RUNS.first(), first.as_ref()) {
-        let again = demo::generate(&mut session, r, &mut |_| {})?;
-        if again.tokens.get(..again.n) != f.tokens.get(..f.n) {
-            println!("\nERROR: after the rejected inputs, the {} run gave other tokens", r.name);
-            platform::exit(false)
-        }
-        println!("AFTER-REJECTED {}: same {} tokens", r.name, again.n);
     }
     println!("STACK high-water: {} B (of {} B free for the stack)", stack::high_water(), stack::available());
     println!("RESULT ok");
     Ok(())
+}
+
+/// The hostile-input self-check (binary `tinygpt-firmware-hostile`): a greedy run, then every
+/// input of [`demo::HOSTILE`] (each must come back as its documented error, printed as
+/// `REJECTED <name>: <error>`, never reach the panic handler), then the greedy run again,
+/// which must give the same tokens. Exits 0 only if all of that holds.
+pub fn hostile_main(workspace: &'static mut [u8], opts: SessionOptions) -> ! {
+    stack::paint();
+    let ok = match hostile(workspace, opts) {
+        Ok(ok) => ok,
+        Err(e) => {
+            println!("\nERROR: {}", e);
+            false
+        }
+    };
+    platform::exit(ok)
+}
+
+fn hostile(ws: &'static mut [u8], opts: SessionOptions) -> tinygpt::Result<bool> {
+    let mut session = Session::new(builtin::model()?, ws, opts)?;
+    let Some(r) = demo::RUNS.first() else { return Ok(false) };
+    let before = demo::generate(&mut session, r, &mut |_| {})?;
+    print!("TOKENS {}:", r.name);
+    for t in before.tokens.get(..before.n).unwrap_or(&[]) {
+        print!(" {}", t);
+    }
+    println!();
+    if let Err(name) = demo::reject_hostile_inputs(&mut session, &mut |name, e| println!("REJECTED {}: {}", name, e)) {
+        println!("ERROR: hostile input `{}` was not rejected with the expected error", name);
+        return Ok(false);
+    }
+    let after = demo::generate(&mut session, r, &mut |_| {})?;
+    if after.tokens.get(..after.n) != before.tokens.get(..before.n) {
+        println!("ERROR: after the rejected inputs, the {} run gave other tokens", r.name);
+        return Ok(false);
+    }
+    println!("AFTER-REJECTED {}: same {} tokens", r.name, after.n);
+    println!("STACK high-water: {} B (of {} B free for the stack)", stack::high_water(), stack::available());
+    println!("RESULT ok");
+    Ok(true)
 }
