@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! rustup toolchain list | grep -q '^nightly'; then
-    rustup toolchain install nightly --profile minimal
+    # with the components, rustup picks the newest nightly that has them
+    rustup toolchain install nightly --profile minimal --component miri,rust-src
 fi
 if ! rustup +nightly component list --installed | grep -q '^miri'; then
     rustup +nightly component add miri rust-src

@@ -669,10 +669,11 @@ fn every_truncation_of_a_model_with_a_tokenizer_is_an_error_or_runs() {
 fn miri_tiny_models_parse_run_and_generate() {
     // (dtype, group size, positions, with a tokenizer): Q8 group 32 takes the AVX2 kernel when
     // it is on, group 8 the scalar one; only one model carries a tokenizer (llama2.c's, the
-    // cheapest to build under Miri) and runs a generation
+    // cheapest to build under Miri) and runs a generation. That model is f32: its vocabulary
+    // is 512, and quantizing a 512-row embedding takes about 3 minutes under Miri.
     for (dtype, gs, pos, with_tok) in [
-        (DType::Q8, 32, Position::Rope, true),
-        (DType::F32, 0, Position::Learned, false),
+        (DType::F32, 0, Position::Learned, true),
+        (DType::Q8, 32, Position::Rope, false),
         (DType::Q8, 8, Position::Sinusoidal, false),
     ] {
         let (tok, vocab) = if with_tok {
