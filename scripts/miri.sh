@@ -42,6 +42,9 @@ if [ -z "${MIRI_FULL:-}" ]; then
         float_ops_equal_portable \
         exp_is_within_2_ulp_of_libm \
         exp_edges \
+        attend_rows_equal_attend \
+        attend_each_row_equals_attend \
+        softmax_equals_running_max_reference \
         kernels::tests::quantize_equals_reference \
         sampler::tests::top_p_cutoff_trick_equals_full_sort \
         tokenizer::bpe::tests::matches_naive_on_random_words \
