@@ -148,7 +148,7 @@ impl fmt::Display for Error {
             }
             Error::PromptTooLong { tokens, max } => write!(
                 f,
-                "prompt too long: {tokens} tokens, but only {max} fit in the context"
+                "prompt too long: {tokens} tokens, but at most {max} fit (the context, or the prompt buffer if smaller)"
             ),
             Error::EmptyPrompt => f.write_str("empty prompt and the model has no BOS token"),
             Error::BufferTooSmall { what, needed } => {
