@@ -40,6 +40,10 @@ done
 step "WebAssembly: npm package under Node, demo page in headless Chromium"
 bash scripts/web_test.sh
 
+step "SIMD kernels of other ISAs equal the scalar kernel: aarch64 (qemu-aarch64), wasm32 (Node, Chromium)"
+bash scripts/aarch64_kernel_test.sh
+TINYGPT_REQUIRE_RELAXED=1 bash scripts/wasm_kernel_test.sh
+
 step "fuzz smoke: every cargo-fuzz target for ${FUZZ_SECONDS:-30} s each (fuzz/README.md)"
 bash scripts/fuzz_smoke.sh
 
