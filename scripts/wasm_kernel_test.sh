@@ -56,7 +56,7 @@ cat > "$dir/lib.rs" <<'EOF'
 //! random inputs and counts mismatching outputs. No allocator: fixed-size buffers.
 #![no_std]
 use core::cell::UnsafeCell;
-use tinygpt::kernels::{self, quantize, Kernels, QActs, QRows};
+use tinygpt::kernels::{self, quantize, Interleave, Kernels, QActs, QRows};
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
@@ -74,6 +74,8 @@ struct Bufs {
     xf: [f32; 2048],
     want: [f32; MAX_OUT],
     got: [f32; MAX_OUT],
+    sq: [i8; 4 * 2048],
+    ss: [f32; 4 * 2048],
 }
 struct Shared(UnsafeCell<Bufs>);
 // SAFETY: wasm32 without threads: one thread ever touches the buffers.
@@ -81,6 +83,8 @@ unsafe impl Sync for Shared {}
 static BUFS: Shared = Shared(UnsafeCell::new(Bufs {
     wq: [0; MAX_W],
     ws: [0.0; MAX_W / 4],
+    sq: [0; 4 * 2048],
+    ss: [0.0; 4 * 2048],
     xq: [0; MAX_X],
     xs: [0.0; MAX_X / 4],
     xf: [0.0; 2048],
@@ -176,15 +180,24 @@ fn case(k: &Kernels, rows: usize, cols: usize, gs: usize, n: usize, seed: u64, q
             }
         }
     }
-    let w = QRows { q: wq, s: ws, rows, stride, gs };
     let x = QActs { q: xq, s: xs, n };
     let (want, got) = (&mut b.want[..n * rows], &mut b.got[..n * rows]);
     got.fill(f32::NAN);
+    let w = QRows { q: wq, s: ws, rows, stride, gs, il: false };
     (kernels::scalar().matmul_q8)(&w, &x, want);
     (k.matmul_q8)(&w, &x, got);
+    let mut bad = want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
+    // the same matrix in the four-row interleaved layout (what the npm package runs)
+    let lay = Interleave { rows, groups };
+    if !(lay.apply(wq, gs, &mut b.sq) && lay.apply(ws, 1, &mut b.ss)) {
+        return u32::MAX;
+    }
+    got.fill(f32::NAN);
+    (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true }, &x, got);
+    bad += want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
     // SAFETY: single-threaded.
-    unsafe { COMPARED += (n * rows) as u32 };
-    want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32
+    unsafe { COMPARED += 2 * (n * rows) as u32 };
+    bad
 }
 
 /// The set under test: `kernels::best()`, i.e. simd128, or simd128-relaxed in the build
@@ -259,13 +272,15 @@ pub extern "C" fn best_is_expected() -> u32 {
     (kernels::best().name == want) as u32
 }
 
-/// Sets up a rows×cols (gs 32) product for `bench`.
+/// Sets up a rows×cols (gs 32) product for `bench`: `case` leaves the matrix interleaved.
 #[no_mangle]
 pub extern "C" fn bench_setup(rows: u32, cols: u32) {
     case(kernels::scalar(), rows as usize, cols as usize, 32, 1, 7, true, false, None);
 }
 
-/// `reps` products with the scalar (0) or the tested (1) kernel on the bench_setup case.
+/// `reps` products on the bench_setup case (interleaved) with the scalar (0) or the tested
+/// kernel reading it as row-major (1: the same speed as a row-major matrix; the numbers do
+/// not matter) or as interleaved (2).
 #[no_mangle]
 pub extern "C" fn bench(which: u32, rows: u32, cols: u32, reps: u32) -> f32 {
     // SAFETY: single-threaded.
@@ -274,7 +289,7 @@ pub extern "C" fn bench(which: u32, rows: u32, cols: u32, reps: u32) -> f32 {
     let groups = cols.div_ceil(32);
     let stride = groups * 32;
     let k = if which == 0 { kernels::scalar() } else { under_test() };
-    let w = QRows { q: &b.wq[..rows * stride], s: &b.ws[..rows * groups], rows, stride, gs: 32 };
+    let w = QRows { q: &b.wq[..rows * stride], s: &b.ws[..rows * groups], rows, stride, gs: 32, il: which == 2 };
     let x = QActs { q: &b.xq[..stride], s: &b.xs[..groups], n: 1 };
     let mut sum = 0.0;
     for _ in 0..reps {
@@ -311,7 +326,7 @@ async function check(bytes, label) {
   if (bad !== 0 || n === 0) fail = true;
   for (const [rows, cols] of [[288, 288], [768, 288], [288, 768], [2048, 288]]) {
     e.bench_setup(rows, cols);
-    const t = [0, 1].map((which) => {
+    const t = [0, 1, 2].map((which) => {
       e.bench(which, rows, cols, 3);
       // batches of 300 products: browsers round performance.now() to 0.1 ms
       let best = Infinity;
@@ -323,7 +338,8 @@ async function check(bytes, label) {
       return best;
     });
     const bytes = rows * Math.ceil(cols / 32) * 36;
-    lines.push(`${label} ${rows}x${cols}: scalar ${(t[0] * 1e3).toFixed(1)} us, kernel ${(t[1] * 1e3).toFixed(1)} us (${(t[0] / t[1]).toFixed(1)}x, ${(bytes / t[1] / 1e6).toFixed(2)} GB/s)`);
+    const gbs = (i) => `${(bytes / t[i] / 1e6).toFixed(2)} GB/s`;
+    lines.push(`${label} ${rows}x${cols}: scalar ${(t[0] * 1e3).toFixed(1)} us; kernel, row-major ${(t[1] * 1e3).toFixed(1)} us (${(t[0] / t[1]).toFixed(1)}x, ${gbs(1)}), interleaved ${(t[2] * 1e3).toFixed(1)} us (${(t[0] / t[2]).toFixed(1)}x, ${gbs(2)})`);
   }
   return { fail, lines };
 }

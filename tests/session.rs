@@ -217,3 +217,57 @@ fn gqa_prefill_equals_stepping_for_both_caches() {
         }
     }
 }
+
+/// A model whose int8 matrices were interleaved in place (`Model::from_bytes_interleaved`,
+/// what the npm package runs) gives the row-major model's logits bit for bit: decode steps,
+/// batched prefill, split over threads, both families, tied and untied heads, row counts
+/// that are not multiples of four (vocab 97, GQA's kv_dim); and with the bytes interleaved,
+/// the checksum no longer matches, so they cannot pass for the file.
+#[test]
+fn interleaved_model_equals_row_major_bit_for_bit() {
+    use tinygpt::threads::Pool;
+    let pool: &'static Pool = Box::leak(Box::new(Pool::new(2).unwrap()));
+    for arch in [Arch::Gpt2, Arch::Llama] {
+        for tied in [true, false] {
+            let mut c = cfg(arch, DType::Q8);
+            c.tied = tied;
+            // the head (1001 x 128) is big enough to be split over the two threads, at row
+            // 504; kv_dim 32 for Llama
+            c.dim = 128;
+            c.head_size = 32;
+            c.n_kv_heads = if arch == Arch::Llama { 1 } else { 4 };
+            c.vocab_size = 1001;
+            let mut bytes = build(&c);
+            let row_major = run_steps(bytes.as_slice(), &TOKS, SessionOptions::default());
+            let m0 = Model::from_bytes(bytes.as_slice()).unwrap();
+            assert!(!m0.interleaved());
+            let need = m0.interleave_scratch_len();
+            let short = Model::from_bytes_interleaved(bytes.as_mut_slice(), &mut vec![0u8; need - 1]);
+            assert!(matches!(short, Err(Error::BufferTooSmall { .. })), "{short:?}");
+            let mut scratch = vec![0u8; need];
+            let m = Model::from_bytes_interleaved(bytes.as_mut_slice(), &mut scratch).unwrap();
+            assert!(m.interleaved());
+            for (batch, threads) in [(1usize, false), (8, false), (1, true), (5, true)] {
+                let opts = SessionOptions { batch, ..Default::default() };
+                let mut ws = vec![0u8; state_bytes(m.config(), &opts).unwrap()];
+                let mut s = Session::new(m, &mut ws, opts).unwrap();
+                if threads {
+                    s = s.with_parallel(pool);
+                }
+                let mut got = Vec::new();
+                if batch == 1 {
+                    for &t in &TOKS {
+                        got.push(s.step(t).unwrap().to_vec());
+                    }
+                } else {
+                    s.forward_each(&TOKS, &mut |_, l| got.push(l.to_vec())).unwrap();
+                }
+                assert_eq!(got.len(), row_major.len());
+                for (a, b) in got.iter().zip(&row_major) {
+                    assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{arch:?} tied {tied} batch {batch} threads {threads}");
+                }
+            }
+            assert!(matches!(Model::from_bytes(bytes.as_slice()), Err(Error::Checksum { .. })));
+        }
+    }
+}

@@ -40,6 +40,9 @@ pub enum Matrix<'a> {
         cols: usize,
         /// Group size.
         gs: usize,
+        /// `q` and `s` are interleaved by four rows ([`crate::kernels::Interleave`]), as
+        /// [`Model::from_bytes_interleaved`] leaves them; row-major otherwise.
+        il: bool,
     },
 }
 
@@ -74,19 +77,22 @@ impl Matrix<'_> {
                 };
                 out.copy_from_slice(row);
             }
-            Matrix::Q8 { q, s, cols, gs, .. } => {
+            Matrix::Q8 { q, s, rows, cols, gs, il } => {
                 let groups = cols.div_ceil(gs.max(1));
-                let qr = span(r, groups * gs, cols).and_then(|rg| q.get(rg));
-                let sr = span(r, groups, groups).and_then(|rg| s.get(rg));
-                let (Some(qr), Some(sr), true) = (qr, sr, gs > 0) else {
-                    debug_assert!(false, "row_into: row {r} out of range");
-                    return;
-                };
-                for ((o, qg), &scale) in out.chunks_mut(gs).zip(qr.chunks(gs)).zip(sr) {
+                let lay = crate::kernels::Interleave { rows, groups };
+                // r < rows and rows * groups * gs not overflowing keep `lay.at` in range
+                let fits = r < rows && gs > 0 && rows.checked_mul(groups).and_then(|n| n.checked_mul(gs)).is_some();
+                for (g, o) in out.chunks_mut(gs.max(1)).enumerate().take(if fits { groups } else { 0 }) {
+                    let at = lay.at(il, r, g, 0, gs);
+                    let (Some(qg), Some(&scale)) = (q.get(at..at + o.len()), s.get(lay.at(il, r, g, 0, 1))) else {
+                        debug_assert!(false, "row_into: row {r} out of range");
+                        return;
+                    };
                     for (o, &v) in o.iter_mut().zip(qg) {
                         *o = v as f32 * scale;
                     }
                 }
+                debug_assert!(fits, "row_into: row {r} out of range");
             }
         }
     }
@@ -119,6 +125,8 @@ pub struct Model<'a> {
     config: Config,
     dir_off: usize,
     tokenizer: crate::tokenizer::Tokenizer<'a>,
+    /// The int8 matrices are interleaved by four rows ([`Model::from_bytes_interleaved`]).
+    il: bool,
 }
 
 fn rd32(b: &[u8], at: usize) -> u32 {
@@ -266,7 +274,62 @@ impl<'a> Model<'a> {
             return Err(Error::Truncated { what: "tokenizer section", needed: tok_end as u64, available: len });
         };
         let tokenizer = crate::tokenizer::Tokenizer::parse(section, config.vocab_size)?;
-        Ok(Model { bytes, config, dir_off, tokenizer })
+        Ok(Model { bytes, config, dir_off, tokenizer, il: false })
+    }
+
+    /// [`Model::from_bytes`], then every int8 matrix rewritten in place into the four-row
+    /// interleaved layout ([`crate::kernels::Interleave`]), which the returned model's
+    /// [`Matrix::Q8`] views say (`il`). For the kernels that read that layout faster (wasm32;
+    /// the others read it through the scalar kernel, so use [`Model::from_bytes`] there).
+    /// The results are bit for bit those of the row-major model. `scratch` needs
+    /// [`Model::interleave_scratch_len`] bytes.
+    ///
+    /// The bytes no longer match the file's checksum afterwards (they are not a `.tgpt` file
+    /// any more): keep them for this model only. On error nothing has been rewritten.
+    ///
+    /// # Errors
+    /// As [`Model::from_bytes`]; [`Error::BufferTooSmall`] if `scratch` is too short.
+    pub fn from_bytes_interleaved(bytes: &'a mut [u8], scratch: &mut [u8]) -> Result<Self> {
+        let (config, dir_off) = {
+            let m = Model::from_bytes(&*bytes)?;
+            let needed = m.interleave_scratch_len();
+            if scratch.len() < needed {
+                return Err(Error::BufferTooSmall { what: "interleave scratch", needed });
+            }
+            (m.config, m.dir_off)
+        };
+        let count = GLOBAL_SLOTS + LAYER_SLOTS * config.n_layers;
+        for i in 0..count {
+            let e = raw_entry(&*bytes, dir_off + i * ENTRY_LEN);
+            if e.dtype != T_Q8 {
+                continue;
+            }
+            // validated at parse: the regions are in bounds and their sizes do not overflow
+            let (rows, groups, gs) = (e.rows as usize, (e.cols as usize).div_ceil(config.group_size), config.group_size);
+            let lay = crate::kernels::Interleave { rows, groups };
+            let (q0, s0) = (e.data_off as usize, e.scale_off as usize);
+            let done = bytes.get_mut(q0..q0 + rows * groups * gs).is_some_and(|q| lay.apply(q, gs, scratch))
+                && bytes.get_mut(s0..s0 + rows * groups * 4).is_some_and(|s| lay.apply(s, 4, scratch));
+            debug_assert!(done, "from_bytes_interleaved: a validated entry out of range");
+        }
+        let bytes: &'a [u8] = bytes;
+        let m = Model::parse(bytes, ParseOptions { verify_checksum: false })?;
+        Ok(Model { il: true, ..m })
+    }
+
+    /// Bytes of scratch [`Model::from_bytes_interleaved`] needs: one block of four rows of the
+    /// widest int8 matrix (codes, or scales if larger).
+    pub fn interleave_scratch_len(&self) -> usize {
+        let gs = self.config.group_size.max(1);
+        let widest = self.config.dim.max(self.config.hidden_dim).max(self.config.q_dim());
+        let groups = widest.div_ceil(gs);
+        let lay = crate::kernels::Interleave { rows: 4, groups };
+        lay.scratch_len(gs).max(lay.scratch_len(4))
+    }
+
+    /// Whether the int8 matrices are interleaved ([`Model::from_bytes_interleaved`]).
+    pub fn interleaved(&self) -> bool {
+        self.il
     }
 
     /// The hyper-parameters.
@@ -335,7 +398,7 @@ impl<'a> Model<'a> {
                 let groups = cols.div_ceil(gs);
                 let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs)?;
                 let s = f32s(self.bytes, e.scale_off as usize, rows * groups)?;
-                Some(Matrix::Q8 { q, s, rows, cols, gs })
+                Some(Matrix::Q8 { q, s, rows, cols, gs, il: self.il })
             }
             _ => None,
         }
@@ -577,5 +640,12 @@ impl AlignedBytes {
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `words` owns `words.len() * 16 >= len` initialized bytes.
         unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// The bytes, writable (for [`Model::from_bytes_interleaved`]).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: `words` owns `words.len() * 16 >= len` initialized bytes, borrowed mutably
+        // through `self`; every byte pattern is a valid u128 part.
+        unsafe { core::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.len) }
     }
 }

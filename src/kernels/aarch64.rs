@@ -185,7 +185,9 @@ unsafe fn q8_neon<D: Dot16>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], group
 }
 
 fn matmul_q8_neon(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if !w.gs.is_multiple_of(16) || !neon_available() {
+    // the interleaved layout is the wasm32 kernels' (`super::Interleave`); here the oracle
+    // reads it
+    if w.il || !w.gs.is_multiple_of(16) || !neon_available() {
         return scalar::matmul_q8(w, x, out);
     }
     let groups = check_q8(w, x, out);
@@ -202,7 +204,7 @@ unsafe fn q8_neon_entry(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: u
 }
 
 fn matmul_q8_dotprod(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if !w.gs.is_multiple_of(16) || !dotprod_available() {
+    if w.il || !w.gs.is_multiple_of(16) || !dotprod_available() {
         return matmul_q8_neon(w, x, out);
     }
     let groups = check_q8(w, x, out);

@@ -14,21 +14,22 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 /// int8 matrix product: for each token `t < x.n` and row `r < w.rows`,
 /// `out[t * w.rows + r] = Σ_g (isum_g as f32) * (w.s[r, g] * x.s[t, g])`, with `g` in
 /// ascending order, starting from `0.0`, where `isum_g` is the exact i32 dot product of the
-/// group's codes.
+/// group's codes. Row `r`'s group `g` is where [`Interleave::at`](super::Interleave::at)
+/// puts it (row-major, or interleaved by four rows with `w.il`).
 #[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     let groups = w.stride / w.gs;
+    let lay = super::Interleave { rows: w.rows, groups };
     for t in 0..x.n {
         let xq = &x.q[t * w.stride..(t + 1) * w.stride];
         let xs = &x.s[t * groups..(t + 1) * groups];
         let o = &mut out[t * w.rows..(t + 1) * w.rows];
         for (r, o) in o.iter_mut().enumerate() {
-            let wq = &w.q[r * w.stride..(r + 1) * w.stride];
-            let ws = &w.s[r * groups..(r + 1) * groups];
             let mut acc = 0.0f32;
             for g in 0..groups {
-                let isum = dot_i8(&wq[g * w.gs..(g + 1) * w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
-                acc += isum as f32 * (ws[g] * xs[g]);
+                let at = lay.at(w.il, r, g, 0, w.gs);
+                let isum = dot_i8(&w.q[at..at + w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
+                acc += isum as f32 * (w.s[lay.at(w.il, r, g, 0, 1)] * xs[g]);
             }
             *o = acc;
         }

@@ -113,28 +113,47 @@ impl Q8Case {
     }
 
     fn run(&self, k: &Kernels) -> Vec<f32> {
-        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs };
+        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs, il: false };
+        self.run_with(k, &w)
+    }
+
+    fn run_with(&self, k: &Kernels, w: &QRows<'_>) -> Vec<f32> {
         let x = QActs { q: &self.xq, s: &self.xs, n: self.n };
         let mut out = vec![f32::NAN; self.n * self.rows];
-        (k.matmul_q8)(&w, &x, &mut out);
+        (k.matmul_q8)(w, &x, &mut out);
         out
     }
 
+    /// The same matrix in the four-row interleaved layout (`Interleave::apply`).
+    fn interleaved(&self) -> (Vec<i8>, Vec<f32>) {
+        let lay = Interleave { rows: self.rows, groups: self.stride / self.gs };
+        let (mut q, mut s) = (self.wq.clone(), self.ws.clone());
+        assert!(lay.apply(&mut q, self.gs, &mut vec![0; lay.scratch_len(self.gs)]));
+        assert!(lay.apply(&mut s, 1, &mut vec![0.0; lay.scratch_len(1)]));
+        (q, s)
+    }
+
+    /// `k` equals the scalar kernel bit for bit on the row-major matrix, and on the same
+    /// matrix interleaved (so the scalar kernel's reading of that layout is checked against
+    /// its row-major result too).
     fn check(&self, k: &Kernels) {
         let want = self.run(scalar());
-        let got = self.run(k);
-        for (i, (&a, &b)) in want.iter().zip(&got).enumerate() {
-            assert!(
-                same(a, b),
-                "{} q8 rows={} stride={} gs={} n={}: out[{i}] = {b:?} ({:#010x}), scalar {a:?} ({:#010x})",
-                k.name,
-                self.rows,
-                self.stride,
-                self.gs,
-                self.n,
-                b.to_bits(),
-                a.to_bits()
-            );
+        let (q, s) = self.interleaved();
+        let w = QRows { q: &q, s: &s, rows: self.rows, stride: self.stride, gs: self.gs, il: true };
+        for (layout, got) in [("row-major", self.run(k)), ("interleaved", self.run_with(k, &w))] {
+            for (i, (&a, &b)) in want.iter().zip(&got).enumerate() {
+                assert!(
+                    same(a, b),
+                    "{} q8 {layout} rows={} stride={} gs={} n={}: out[{i}] = {b:?} ({:#010x}), scalar {a:?} ({:#010x})",
+                    k.name,
+                    self.rows,
+                    self.stride,
+                    self.gs,
+                    self.n,
+                    b.to_bits(),
+                    a.to_bits()
+                );
+            }
         }
     }
 }
@@ -500,7 +519,7 @@ fn q8_scalar_matches_integer_math() {
         xq[i] = if i % 3 == 0 { -127 } else { 127 };
     }
     let isum: i32 = wq.iter().zip(&xq).map(|(&a, &b)| a as i32 * b as i32).sum();
-    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs };
+    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs, il: false };
     let x = QActs { q: &xq, s: &[0.25], n: 1 };
     for k in runnable() {
         let mut out = [0f32];
@@ -743,4 +762,27 @@ fn softmax_sums_to_one_and_keeps_order() {
     let mut x = [f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY];
     super::softmax(&mut x);
     assert_eq!(x, [0.0, 1.0, 0.0]);
+}
+
+/// The interleaved layout is the documented one (`Interleave`): six rows (a block of four and
+/// one of two), three groups, one element per group.
+#[test]
+fn interleave_layout_is_the_documented_one() {
+    let lay = Interleave { rows: 6, groups: 3 };
+    // row-major: element (r, g) = 10 r + g
+    let mut m: Vec<u32> = (0..6).flat_map(|r| (0..3).map(move |g| 10 * r + g)).collect();
+    assert!(lay.apply(&mut m, 1, &mut vec![0; lay.scratch_len(1)]));
+    let want = [0, 10, 20, 30, 1, 11, 21, 31, 2, 12, 22, 32, 40, 50, 41, 51, 42, 52];
+    assert_eq!(m, want);
+    for r in 0..6 {
+        for g in 0..3 {
+            assert_eq!(m[lay.at(true, r, g, 0, 1)], 10 * r as u32 + g as u32);
+            assert_eq!(lay.at(false, r, g, 0, 1), 3 * r + g);
+        }
+    }
+    // too short a matrix or scratch: nothing changes
+    let mut short = vec![7u32; 17];
+    assert!(!lay.apply(&mut short, 1, &mut vec![0; 12]));
+    assert!(!lay.apply(&mut m, 1, &mut vec![0; 11]));
+    assert_eq!(m, want);
 }

@@ -436,7 +436,9 @@ unsafe fn q8_tail<D: Dot32>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], from:
 // ---- int8 product: entry points -------------------------------------------------------------
 
 fn matmul_q8_avx2(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if !w.gs.is_multiple_of(32) || !avx2_available() {
+    // the interleaved layout is the wasm32 kernels' (`super::Interleave`); here the oracle
+    // reads it
+    if w.il || !w.gs.is_multiple_of(32) || !avx2_available() {
         return scalar::matmul_q8(w, x, out);
     }
     let groups = check_q8(w, x, out);
@@ -453,7 +455,7 @@ unsafe fn q8_avx2(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usize) 
 }
 
 fn matmul_q8_avxvnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if !w.gs.is_multiple_of(32) || !avxvnni_available() {
+    if w.il || !w.gs.is_multiple_of(32) || !avxvnni_available() {
         return matmul_q8_avx2(w, x, out);
     }
     let groups = check_q8(w, x, out);
@@ -470,13 +472,13 @@ unsafe fn q8_avxvnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32], groups: usiz
 }
 
 fn matmul_q8_avx512vnni(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if x.n >= TOKENS_MIN && w.gs.is_multiple_of(4) && avx512vnni_available() {
+    if !w.il && x.n >= TOKENS_MIN && w.gs.is_multiple_of(4) && avx512vnni_available() {
         let groups = check_q8(w, x, out);
         // SAFETY: the AVX-512 features are available (checked above), check_q8 passed,
         // gs % 4 == 0.
         return unsafe { q8_tokens_avx512vnni(w, x, out, groups) };
     }
-    if !w.gs.is_multiple_of(32) || !avx512vnni_available() {
+    if w.il || !w.gs.is_multiple_of(32) || !avx512vnni_available() {
         return matmul_q8_avxvnni(w, x, out);
     }
     let groups = check_q8(w, x, out);
