@@ -4,8 +4,14 @@
 # built-in model and a random model of the TinyStories 15M shape (q8; no tokenizer, so the
 # benches feed token ids). Measures only; never fails on a number.
 # Usage: scripts/web_bench.sh [N]   (N decode steps, default 128)
+#        scripts/web_bench.sh --ratio PAIRS [N]
+#   wasm ÷ native on the 15M-shape model only: PAIRS alternating native and Node runs
+#   (tests/web/ratio.mjs; the VM's speed drifts between minutes, so a ratio is only fair
+#   between runs close in time), under `node` and each of TINYGPT_BENCH_NODES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PAIRS=0
+if [[ ${1:-} == --ratio ]]; then PAIRS=$2; shift 2; fi
 N=${1:-128}
 
 scripts/web_setup.sh
@@ -14,6 +20,14 @@ cargo build --release --bin tinygpt --example random_model
 R15M=/tmp/tinygpt-r15m.tgpt
 [[ -f $R15M ]] || target/release/examples/random_model 15m q8 "$R15M" >/dev/null
 BUILTIN=npm/pkg/tinygpt.tgpt
+
+if (( PAIRS > 0 )); then
+  echo "== wasm / native, 15M shape, $N decode steps, $PAIRS alternating pairs per Node binary (tests/web/ratio.mjs)"
+  for nb in node ${TINYGPT_BENCH_NODES:-}; do
+    "$nb" tests/web/ratio.mjs target/release/tinygpt "$R15M" "$N" "$PAIRS"
+  done
+  exit 0
+fi
 
 echo "== native: tinygpt bench -n $N --threads 1 (decode_tok_s), best of 5"
 for m in "$BUILTIN" "$R15M"; do
