@@ -247,6 +247,60 @@ pub extern "C" fn run_all() -> u32 {
     bad
 }
 
+/// The set's `quantize` against the portable one, bit for bit (codes and scales): every
+/// length 1..=300 and a few long ones, group sizes SIMD-friendly or not, inputs with NaN,
+/// infinities, -0.0, subnormals and huge values. Returns the number of mismatching groups.
+#[no_mangle]
+pub extern "C" fn run_quantize() -> u32 {
+    // SAFETY: single-threaded (see Shared); no other reference to the buffers is live.
+    let b = unsafe { &mut *BUFS.0.get() };
+    let k = under_test();
+    let mut rng = Rng(0x5eed_0001);
+    let mut bad = 0;
+    let lens = (1..=300usize).chain([511, 512, 768, 1000, 2048]);
+    for len in lens {
+        for gs in [16usize, 32, 64, 48, 8, 3, 1024] {
+            let groups = len.div_ceil(gs);
+            if groups * gs > 4 * 2048 {
+                continue;
+            }
+            let xf = &mut b.xf[..len];
+            for v in xf.iter_mut() {
+                *v = match rng.next() % 64 {
+                    0 => f32::NAN,
+                    1 => f32::INFINITY,
+                    2 => f32::NEG_INFINITY,
+                    3 => -0.0,
+                    4 => f32::MIN_POSITIVE / 4.0,
+                    5 => 3.0e38,
+                    6 => -1.0e-40,
+                    _ => (rng.f32() - 0.5) * 8.0,
+                };
+            }
+            if len % 5 == 0 {
+                // a group whose only finite values are subnormal: inv is infinite
+                for v in xf.iter_mut().take(gs.min(len)) {
+                    *v = f32::MIN_POSITIVE / 16.0;
+                }
+            }
+            let (q1, s1) = (&mut b.xq[..groups * gs], &mut b.xs[..groups]);
+            let (q2, s2) = (&mut b.sq[..groups * gs], &mut b.ss[..groups]);
+            q1.fill(1);
+            q2.fill(2);
+            quantize(xf, gs, q1, s1);
+            (k.quantize)(xf, gs, q2, s2);
+            for g in 0..groups {
+                if q1[g * gs..(g + 1) * gs] != q2[g * gs..(g + 1) * gs] || !same(s1[g], s2[g]) {
+                    bad += 1;
+                }
+            }
+            // SAFETY: single-threaded.
+            unsafe { COMPARED += groups as u32 };
+        }
+    }
+    bad
+}
+
 /// A deliberately broken kernel must be caught: the harness can fail.
 #[no_mangle]
 pub extern "C" fn run_broken() -> u32 {
@@ -324,6 +378,11 @@ async function check(bytes, label) {
   const n = e.compared() - before;
   lines.push(`${label}: kernel vs scalar: ${n} outputs compared, ${bad} mismatches`);
   if (bad !== 0 || n === 0) fail = true;
+  const qBefore = e.compared();
+  const qBad = e.run_quantize();
+  const qn = e.compared() - qBefore;
+  lines.push(`${label}: quantize vs portable: ${qn} groups compared, ${qBad} mismatches`);
+  if (qBad !== 0 || qn === 0) fail = true;
   for (const [rows, cols] of [[288, 288], [768, 288], [288, 768], [2048, 288]]) {
     e.bench_setup(rows, cols);
     const t = [0, 1, 2].map((which) => {
