@@ -56,7 +56,7 @@ cat > "$dir/lib.rs" <<'EOF'
 //! random inputs and counts mismatching outputs. No allocator: fixed-size buffers.
 #![no_std]
 use core::cell::UnsafeCell;
-use tinygpt::kernels::{self, quantize, Interleave, Kernels, QActs, QRows};
+use tinygpt::kernels::{self, quantize, Interleave, KvHead, Kernels, QActs, QRows};
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
@@ -76,7 +76,12 @@ struct Bufs {
     got: [f32; MAX_OUT],
     sq: [i8; 4 * 2048],
     ss: [f32; 4 * 2048],
+    fk: [f32; FMAX],
+    fv: [f32; FMAX],
+    fa: [f32; 4096],
+    fb: [f32; 4096],
 }
+const FMAX: usize = 128 * 320;
 struct Shared(UnsafeCell<Bufs>);
 // SAFETY: wasm32 without threads: one thread ever touches the buffers.
 unsafe impl Sync for Shared {}
@@ -85,6 +90,10 @@ static BUFS: Shared = Shared(UnsafeCell::new(Bufs {
     ws: [0.0; MAX_W / 4],
     sq: [0; 4 * 2048],
     ss: [0.0; 4 * 2048],
+    fk: [0.0; FMAX],
+    fv: [0.0; FMAX],
+    fa: [0.0; 4096],
+    fb: [0.0; 4096],
     xq: [0; MAX_X],
     xs: [0.0; MAX_X / 4],
     xf: [0.0; 2048],
@@ -301,6 +310,80 @@ pub extern "C" fn run_quantize() -> u32 {
     bad
 }
 
+/// The set's float kernels against the portable ones, bit for bit: SwiGLU (`swiglu_for`) on
+/// every length 1..=600 with NaN, infinities, -0.0 and values past exp's clamps, and
+/// `attend` (f32 cache) at head sizes 1..=20, 32, 48, 64, 72, 128 and lengths 1..=300 (some
+/// with huge query values: softmax underflows). Returns the number of mismatching outputs.
+#[no_mangle]
+pub extern "C" fn run_float() -> u32 {
+    // SAFETY: single-threaded (see Shared); no other reference to the buffers is live.
+    let b = unsafe { &mut *BUFS.0.get() };
+    let k = under_test();
+    let mut rng = Rng(0xf10a7);
+    let mut bad = 0u32;
+    let mut compared = 0u32;
+    let special = |rng: &mut Rng| match rng.next() % 24 {
+        0 => f32::NAN,
+        1 => f32::INFINITY,
+        2 => f32::NEG_INFINITY,
+        3 => -0.0,
+        4 => 95.0,
+        5 => -95.0,
+        6 => 88.5,
+        7 => -87.5,
+        _ => (rng.f32() - 0.5) * 30.0,
+    };
+    let swiglu = kernels::swiglu_for(k);
+    for n in 1..=600usize {
+        for i in 0..n {
+            b.fa[i] = special(&mut rng);
+            b.fb[i] = (rng.f32() - 0.5) * 4.0;
+        }
+        let (a, y) = (&mut b.fa[..n], &b.fb[..n]);
+        let want: [f32; 600] = core::array::from_fn(|i| if i < n { kernels::silu(a[i]) * y[i] } else { 0.0 });
+        let mut port = [0.0f32; 600];
+        port[..n].copy_from_slice(a);
+        kernels::swiglu(&mut port[..n], y);
+        swiglu(a, y);
+        for i in 0..n {
+            if !same(a[i], want[i]) || !same(port[i], want[i]) {
+                bad += 1;
+            }
+        }
+        compared += n as u32;
+    }
+    let hss = (1..=20usize).chain([32, 48, 64, 72, 128]);
+    for hs in hss {
+        for len in (1..=300usize).step_by(if hs > 20 { 1 } else { 7 }) {
+            let (ks, vs) = (len + (hs % 3), hs + (len % 2));
+            for x in b.fk[..hs * ks].iter_mut() {
+                *x = (rng.f32() - 0.5) * 2.0;
+            }
+            for x in b.fv[..len * vs].iter_mut() {
+                *x = (rng.f32() - 0.5) * 2.0;
+            }
+            let big = if len % 11 == 0 { 400.0 } else { 1.0 };
+            for x in b.fa[..hs].iter_mut() {
+                *x = (rng.f32() - 0.5) * big;
+            }
+            let kv = KvHead::F32 { k: &b.fk[..hs * ks], v: &b.fv[..len * vs] };
+            let (q, rest) = b.fa.split_at_mut(hs);
+            let (sc1, rest) = rest.split_at_mut(len);
+            let (sc2, rest) = rest.split_at_mut(len);
+            let (o1, rest) = rest.split_at_mut(hs);
+            let o2 = &mut rest[..hs];
+            o2.fill(f32::NAN);
+            kernels::attend(kv, ks, vs, q, 0.125, sc1, o1);
+            (k.attend)(kv, ks, vs, q, 0.125, sc2, o2);
+            bad += o1.iter().zip(o2.iter()).chain(sc1.iter().zip(sc2.iter())).filter(|(x, y)| !same(**x, **y)).count() as u32;
+            compared += (hs + len) as u32;
+        }
+    }
+    // SAFETY: single-threaded.
+    unsafe { COMPARED += compared };
+    bad
+}
+
 /// A deliberately broken kernel must be caught: the harness can fail.
 #[no_mangle]
 pub extern "C" fn run_broken() -> u32 {
@@ -383,6 +466,11 @@ async function check(bytes, label) {
   const qn = e.compared() - qBefore;
   lines.push(`${label}: quantize vs portable: ${qn} groups compared, ${qBad} mismatches`);
   if (qBad !== 0 || qn === 0) fail = true;
+  const fBefore = e.compared();
+  const fBad = e.run_float();
+  const fn_ = e.compared() - fBefore;
+  lines.push(`${label}: swiglu and attend vs portable: ${fn_} outputs compared, ${fBad} mismatches`);
+  if (fBad !== 0 || fn_ === 0) fail = true;
   for (const [rows, cols] of [[288, 288], [768, 288], [288, 768], [2048, 288]]) {
     e.bench_setup(rows, cols);
     const t = [0, 1, 2].map((which) => {

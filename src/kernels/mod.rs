@@ -491,6 +491,23 @@ pub fn attend_rows(kv: KvHead<'_>, kstride: usize, vstride: usize, rows: &AttRow
 /// Rows whose slices are out of range (a caller bug) are skipped.
 #[allow(clippy::too_many_arguments)]
 pub fn attend_each_row(kv: KvHead<'_>, kstride: usize, vstride: usize, rows: &AttRows<'_>, scale: f32, sc: &mut [f32], sstride: usize, out: &mut [f32]) {
+    attend_each_row_with(attend, kv, kstride, vstride, rows, scale, sc, sstride, out)
+}
+
+/// [`attend_each_row`] with another implementation of [`attend`] (a kernel set's).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn attend_each_row_with(
+    attend: Attend,
+    kv: KvHead<'_>,
+    kstride: usize,
+    vstride: usize,
+    rows: &AttRows<'_>,
+    scale: f32,
+    sc: &mut [f32],
+    sstride: usize,
+    out: &mut [f32],
+) {
     let hs = rows.hs;
     for ((i, &at), &len) in rows.at.iter().enumerate().zip(&rows.len).take(rows.n.min(ATT_ROWS)) {
         if let (Some(q), Some(s), Some(o)) = (
@@ -509,6 +526,10 @@ pub fn attend_rows_for(k: &'static Kernels) -> AttendRows {
     #[cfg(target_arch = "x86_64")]
     if let Some(f) = x86_64::attend_rows_for(k) {
         return f;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if wasm32::is_ours(k) {
+        return wasm32::attend_rows_simd128;
     }
     let _ = k;
     attend_rows
@@ -846,6 +867,10 @@ pub fn swiglu_for(k: &'static Kernels) -> fn(&mut [f32], &[f32]) {
     #[cfg(target_arch = "x86_64")]
     if x86_64::is_ours(k) {
         return x86_64::swiglu_avx2;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if wasm32::is_ours(k) {
+        return wasm32::swiglu_simd128;
     }
     let _ = k;
     swiglu

@@ -57,13 +57,13 @@ use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::wasm32::*;
 
 /// The simd128 kernel set (f32 product: the scalar kernel).
-pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: super::attend };
+pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128 };
 
 /// The relaxed-SIMD kernel set (module docs, "Relaxed SIMD"); compiled in only with the
 /// `wasm-relaxed-simd` feature. Its matrix product is the only function compiled with
 /// `target_feature(enable = "relaxed-simd")`.
 #[cfg(feature = "wasm-relaxed-simd")]
-pub static RELAXED: Kernels = Kernels { name: "simd128-relaxed", matmul_q8: matmul_q8_relaxed, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: super::attend };
+pub static RELAXED: Kernels = Kernels { name: "simd128-relaxed", matmul_q8: matmul_q8_relaxed, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128 };
 
 /// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
 #[cfg(not(feature = "wasm-relaxed-simd"))]
@@ -452,4 +452,206 @@ fn quantize_simd128(x: &[f32], gs: usize, q: &mut [i8], s: &mut [f32]) {
         }
         qg[xg.len()..].fill(0);
     }
+}
+
+/// Whether `k` is one of this file's kernel sets (they share the float kernels below).
+pub(super) fn is_ours(k: &'static Kernels) -> bool {
+    #[cfg(feature = "wasm-relaxed-simd")]
+    if core::ptr::eq(k, &RELAXED) {
+        return true;
+    }
+    core::ptr::eq(k, &SIMD128)
+}
+
+// ---- float kernels: super::exp and what uses it, four lanes at a time -----------------------
+//
+// LLVM keeps the portable `exp` (and so SwiGLU and the attention softmax) scalar on wasm32
+// (one `i32.trunc_f32_s` per element; 10% of a stories15M decode step in Node 24 between the
+// two). These are the same operations in the same order on four lanes: additions,
+// multiplications, the division, comparisons, selects and bit operations are exact
+// element-wise operations in WebAssembly SIMD as in scalar code, so the bits are the same
+// (`scripts/wasm_kernel_test.sh` compares them with the portable functions).
+
+/// The first four floats of `s` as a vector (`s` shorter than 4: a caller bug, which panics).
+#[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass at least four floats")]
+fn ld4(s: &[f32]) -> v128 {
+    let c = &s[..4];
+    // SAFETY: c is 4 floats, 16 readable bytes; WebAssembly loads have no alignment
+    // requirement.
+    unsafe { v128_load(c.as_ptr().cast::<v128>()) }
+}
+
+/// Stores `x` into the first four floats of `d` (`d` shorter than 4: a caller bug, which
+/// panics).
+#[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass at least four floats")]
+fn st4(d: &mut [f32], x: v128) {
+    let c = &mut d[..4];
+    // SAFETY: c is 4 floats, 16 writable bytes; no alignment requirement.
+    unsafe { v128_store(c.as_mut_ptr().cast::<v128>(), x) }
+}
+
+/// [`super::exp`] on four lanes.
+#[inline(always)]
+fn exp4(x: v128) -> v128 {
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const LO: f32 = -87.336_55;
+    const HI: f32 = 88.722_83;
+    const MAGIC: f32 = 12_582_912.0;
+    let nan = f32x4_ne(x, x);
+    // clamp(x, LO, HI) for non-NaN x (pmax/pmin: `LO < x ? x : LO`, `x < HI ? x : HI`); NaN → 0
+    let xc = v128_andnot(f32x4_pmin(f32x4_pmax(f32x4_splat(LO), x), f32x4_splat(HI)), nan);
+    let kf = f32x4_sub(f32x4_add(f32x4_mul(xc, f32x4_splat(LOG2E)), f32x4_splat(MAGIC)), f32x4_splat(MAGIC));
+    let r = f32x4_sub(f32x4_sub(xc, f32x4_mul(kf, f32x4_splat(LN2_HI))), f32x4_mul(kf, f32x4_splat(LN2_LO)));
+    let mut p = f32x4_splat(1.987_569_1e-4);
+    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(1.398_199_9e-3));
+    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(8.333_452e-3));
+    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(4.166_579_6e-2));
+    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(1.666_666_5e-1));
+    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(0.5));
+    let er = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(r, r), p), r), f32x4_splat(1.0));
+    // kf is an integer in [-126, 128]: the truncation is exact
+    let k = i32x4_trunc_sat_f32x4(kf);
+    let big = i32x4_gt(k, i32x4_splat(127));
+    let kk = v128_bitselect(i32x4_splat(127), k, big);
+    let two = v128_bitselect(f32x4_splat(2.0), f32x4_splat(1.0), big);
+    let y = f32x4_mul(f32x4_mul(er, two), i32x4_shl(i32x4_add(kk, i32x4_splat(127)), 23));
+    // NaN → x, x < LO → 0, x > HI → +inf, else y (the portable function's order of tests)
+    let y = v128_bitselect(f32x4_splat(f32::INFINITY), y, f32x4_gt(x, f32x4_splat(HI)));
+    let y = v128_andnot(y, f32x4_lt(x, f32x4_splat(LO)));
+    v128_bitselect(x, y, nan)
+}
+
+/// [`super::swiglu`]: `a[i] = silu(a[i]) * b[i]`, `silu(x) = x / (1 + e^-x)`.
+pub(super) fn swiglu_simd128(a: &mut [f32], b: &[f32]) {
+    let mut ca = a.chunks_exact_mut(4);
+    let mut cb = b.chunks_exact(4);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let v = ld4(x);
+        let silu = f32x4_div(v, f32x4_add(f32x4_splat(1.0), exp4(f32x4_neg(v))));
+        st4(x, f32x4_mul(silu, ld4(y)));
+    }
+    for (x, &y) in ca.into_remainder().iter_mut().zip(cb.remainder()) {
+        *x = super::silu(*x) * y;
+    }
+}
+
+/// [`super::softmax`] with the same eight lanes (two vectors) for the maximum and the sums.
+#[allow(clippy::indexing_slicing, reason = "body = len - len % 8 <= len; the tail is shorter than 8")]
+fn softmax_simd128(x: &mut [f32]) {
+    let body = x.len() - x.len() % 8;
+    let (mut m0, mut m1) = (f32x4_splat(f32::NEG_INFINITY), f32x4_splat(f32::NEG_INFINITY));
+    for c in x[..body].chunks_exact(8) {
+        // `c > lane ? c : lane`, as the portable lanes (NaN never wins)
+        let (a, b) = (ld4(c), ld4(&c[4..]));
+        m0 = v128_bitselect(a, m0, f32x4_gt(a, m0));
+        m1 = v128_bitselect(b, m1, f32x4_gt(b, m1));
+    }
+    let mut lanes = [0.0f32; 8];
+    st4(&mut lanes, m0);
+    st4(&mut lanes[4..], m1);
+    let mut max = f32::NEG_INFINITY;
+    for &v in lanes.iter().chain(&x[body..]) {
+        if v > max {
+            max = v;
+        }
+    }
+    let mv = f32x4_splat(max);
+    let (head, tail) = x.split_at_mut(body);
+    let (mut l0, mut l1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+    for c in head.chunks_exact_mut(8) {
+        let (a, b) = (exp4(f32x4_sub(ld4(c), mv)), exp4(f32x4_sub(ld4(&c[4..]), mv)));
+        st4(c, a);
+        st4(&mut c[4..], b);
+        l0 = f32x4_add(l0, a);
+        l1 = f32x4_add(l1, b);
+    }
+    for v in tail.iter_mut() {
+        *v = super::exp(*v - max);
+    }
+    st4(&mut lanes, l0);
+    st4(&mut lanes[4..], l1);
+    let l = lanes;
+    let mut sum = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for &v in tail.iter() {
+        sum += v;
+    }
+    let inv = 1.0 / sum;
+    let iv = f32x4_splat(inv);
+    let mut chunks = x.chunks_exact_mut(4);
+    for c in &mut chunks {
+        st4(c, f32x4_mul(ld4(c), iv));
+    }
+    for v in chunks.into_remainder() {
+        *v *= inv;
+    }
+}
+
+/// [`super::attend`] for an f32 cache with four-lane vectors (an f16 cache takes the
+/// portable function): scores eight positions at a time (two vectors, `j` ascending, then
+/// `* scale`), [`softmax_simd128`], outputs eight elements at a time (`s` ascending); the
+/// tails as in the portable function.
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
+fn attend_simd128(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
+    let super::KvHead::F32 { k, v } = kv else {
+        return super::attend(kv, ks, vs, q, scale, sc, out);
+    };
+    let hs = q.len();
+    let len = sc.len();
+    let body = len - len % 8;
+    let scv = f32x4_splat(scale);
+    for base in (0..body).step_by(8) {
+        let (mut a0, mut a1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        for (j, &qj) in q.iter().enumerate() {
+            let kr = &k[j * ks + base..j * ks + base + 8];
+            let qv = f32x4_splat(qj);
+            a0 = f32x4_add(a0, f32x4_mul(qv, ld4(kr)));
+            a1 = f32x4_add(a1, f32x4_mul(qv, ld4(&kr[4..])));
+        }
+        st4(&mut sc[base..base + 4], f32x4_mul(a0, scv));
+        st4(&mut sc[base + 4..base + 8], f32x4_mul(a1, scv));
+    }
+    for s in body..len {
+        let mut a = 0.0f32;
+        for (j, &qj) in q.iter().enumerate() {
+            a += qj * k[j * ks + s];
+        }
+        sc[s] = a * scale;
+    }
+    softmax_simd128(sc);
+    let out = &mut out[..hs];
+    let mut c0 = 0;
+    while c0 + 8 <= hs {
+        let (mut a0, mut a1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        for (s, &p) in sc.iter().enumerate() {
+            let vr = &v[s * vs + c0..s * vs + c0 + 8];
+            let pv = f32x4_splat(p);
+            a0 = f32x4_add(a0, f32x4_mul(pv, ld4(vr)));
+            a1 = f32x4_add(a1, f32x4_mul(pv, ld4(&vr[4..])));
+        }
+        st4(&mut out[c0..c0 + 4], a0);
+        st4(&mut out[c0 + 4..c0 + 8], a1);
+        c0 += 8;
+    }
+    if c0 < hs {
+        let w = hs - c0;
+        let mut acc = [0.0f32; 8];
+        for (s, &p) in sc.iter().enumerate() {
+            for (o, &b) in acc.iter_mut().zip(&v[s * vs + c0..s * vs + c0 + w]) {
+                *o += p * b;
+            }
+        }
+        out[c0..].copy_from_slice(&acc[..w]);
+    }
+}
+
+/// [`super::attend_rows`] for this file's sets: one [`attend_simd128`] per row (as the
+/// portable `attend_rows` does on wasm32 with the portable `attend`: code size).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn attend_rows_simd128(kv: super::KvHead<'_>, ks: usize, vs: usize, rows: &super::AttRows<'_>, scale: f32, sc: &mut [f32], ss: usize, out: &mut [f32]) {
+    super::attend_each_row_with(attend_simd128, kv, ks, vs, rows, scale, sc, ss, out)
 }
