@@ -26,6 +26,10 @@ if (( PAIRS > 0 )); then
   for nb in node ${TINYGPT_BENCH_NODES:-}; do
     "$nb" tests/web/ratio.mjs target/release/tinygpt "$R15M" "$N" "$PAIRS"
   done
+  # the extra Node binaries (e.g. 24) pick the relaxed build: the simd128 one there too
+  for nb in ${TINYGPT_BENCH_NODES:-}; do
+    TINYGPT_WASM=simd128 "$nb" tests/web/ratio.mjs target/release/tinygpt "$R15M" "$N" "$PAIRS"
+  done
   exit 0
 fi
 

@@ -1,5 +1,7 @@
 // The demo page: UI only. The model lives in worker.js (a module Web Worker), so the page
 // never blocks; this file sends it requests and renders what comes back.
+import { chooseBuild } from './pkg/src/detect.js';
+
 const $ = (id) => document.getElementById(id);
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -315,10 +317,25 @@ showSettings();
 buttons();
 worker.postMessage({ type: 'builtin' });
 
-// Offline: a service worker keeps a copy of the page, the wasm and the built-in model.
+// Offline: a service worker keeps a copy of the page, the built-in model and the wasm build
+// this browser runs (chosen as the package chooses it, in the worker: same engine, same
+// answer).
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('./sw.js').then(
-    () => navigator.serviceWorker.ready.then(() => (document.body.dataset.offline = 'ready')),
+    () =>
+      navigator.serviceWorker.ready.then((reg) => {
+        let base;
+        try {
+          base = chooseBuild(globalThis.TINYGPT_WASM) === 'relaxed' ? 'pkg/pkg/tinygpt_wasm_relaxed' : 'pkg/pkg/tinygpt_wasm';
+        } catch {
+          return; // a bad TINYGPT_WASM override: the worker reports it
+        }
+        const ch = new MessageChannel();
+        ch.port1.onmessage = (m) => {
+          if (m.data === 'cached') document.body.dataset.offline = 'ready';
+        };
+        reg.active?.postMessage({ cacheBuild: [`${base}.js`, `${base}_bg.wasm`] }, [ch.port2]);
+      }),
     () => {},
   );
 }

@@ -11,18 +11,40 @@
 //! Partial sums of 16 codes: both operands loaded widened to i16 (`i16x8.load8x8_s`, one
 //! `pmovsxbw`/`sxtl` each; the activations once per four rows), then `i32x4.dot_i16x8_s`
 //! (`pmaddwd`: pairs of products, at most `2·128·127 = 32512`, weights may be -128,
-//! activations are in `[-127, 127]`) into i32 lanes. All exact. Group sizes 32 and 64 get
-//! their own fully unrolled copy (constant offsets from four row pointers, no inner loop).
-//! Under Node 20 (V8 11.3) on the 2026-11-29 Xeon this is 14.4–15.2 GB/s at the stories15M
-//! shapes (hot, best of 40, interleaved A/B in one process), 5–8% above the previous
-//! run-time-blocked loop, and 8.2–8.6 GB/s for the older `i16x8.extmul_{low,high}` +
-//! `extadd_pairwise` form (`scripts/wasm_kernel_test.sh`).
+//! activations are in `[-127, 127]`) into i32 lanes. All exact.
 //!
-//! What bounds it there (read from `node --print-wasm-code`): per 16 codes and row, two
+//! # The interleaved layout
+//!
+//! The kernels read both weight layouts (`QRows::il`): row-major, and the four-row
+//! interleaved one ([`super::Interleave`]) that the npm package rewrites every int8 matrix
+//! into at load (`Model::from_bytes_interleaved`, in place). Interleaved, a block's four rows
+//! of a group are 4 × gs adjacent codes and its four scales one vector load: one pointer with
+//! constant offsets instead of four, no scale gather. Group sizes 32 and 64 get their own
+//! fully unrolled copy for it; row-major matrices and the interleaved layout's last, shorter
+//! block take one general copy per set (`Dot4::BLOCK`: the specialised row-major copies cost
+//! 10 KB of module). Measured 2026-11-29 on the Xeon (`scripts/wasm_kernel_test.sh`, stories15M
+//! shapes, hot): simd128 under Node 20 13.8–14.9 GB/s row-major, 17.3–18.1 interleaved;
+//! relaxed in Chromium 156 11–20 → 17–26 GB/s; decode of the 15M shape in Node, A/B in
+//! alternation against the row-major package: +18–24% (Node 20, simd128), +18% (Node 24,
+//! relaxed).
+//!
+//! What bounds it in V8 (read from `node --print-wasm-code`): per 16 codes and row, two
 //! `vpmovsxbw` loads, two `vpmaddwd`, two `vpaddd` and one `lea` per load (V8 computes every
 //! wasm address `base + offset` with a 32-bit add before the load, also for memarg
-//! offsets), plus per group and four rows a 9-op transposing reduction and the scale
-//! gather.
+//! offsets); TurboFan schedules a group's loads first and its arithmetic last, so with 16
+//! vector registers it spills about a dozen widened loads per group. Tried without gain:
+//! eight rows per block, a volatile store after each row's step to pin the order, touching
+//! weights ahead (wasm has no prefetch), `i16x8.extmul` + `extadd_pairwise` (8 GB/s).
+//!
+//! # Float kernels
+//!
+//! `quantize`, SwiGLU and attention (with its softmax) have explicit four-lane versions
+//! here: LLVM leaves the portable ones' conversion and `exp` loops scalar on wasm32 (about
+//! 15% of a stories15M decode step's profile in Node 24 before, 10% after). Every operation in them is
+//! an exact element-wise one (add, multiply, divide, compare, select, bit operations,
+//! truncation of an integral value), in the portable functions' order, so they give the same
+//! bits; `scripts/wasm_kernel_test.sh` compares them on NaN, infinities, -0.0, subnormals
+//! and values past `exp`'s clamps.
 //!
 //! # Relaxed SIMD
 //!

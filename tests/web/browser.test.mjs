@@ -288,6 +288,17 @@ try {
 
   await check('works offline once loaded (service worker)', async () => {
     await page.waitForFunction(() => document.body.dataset.offline === 'ready', null, { timeout: 20000 });
+    // only the wasm build this browser runs is cached
+    const relaxed = await page.evaluate(async () => (await import('./pkg/src/detect.js')).relaxedSimd());
+    const cached = await page.evaluate(async () => {
+      const urls = [];
+      for (const name of await caches.keys()) {
+        for (const req of await (await caches.open(name)).keys()) urls.push(new URL(req.url).pathname);
+      }
+      return urls.filter((u) => u.endsWith('.wasm')).sort();
+    });
+    const want = relaxed ? '/pkg/pkg/tinygpt_wasm_relaxed_bg.wasm' : '/pkg/pkg/tinygpt_wasm_bg.wasm';
+    same(JSON.stringify(cached), JSON.stringify([want]), 'cached wasm builds');
     await context.setOffline(true);
     try {
       await page.reload();
