@@ -242,8 +242,19 @@ fn interleaved_model_equals_row_major_bit_for_bit() {
             let m0 = Model::from_bytes(bytes.as_slice()).unwrap();
             assert!(!m0.interleaved());
             let need = m0.interleave_scratch_len();
+            let before = bytes.as_slice().to_vec();
             let short = Model::from_bytes_interleaved(bytes.as_mut_slice(), &mut vec![0u8; need - 1]);
             assert!(matches!(short, Err(Error::BufferTooSmall { .. })), "{short:?}");
+            assert_eq!(bytes.as_slice(), &before[..], "nothing rewritten on error");
+            // a corrupt file is rejected before anything is rewritten
+            let mut bad = AlignedBytes::new(&before);
+            let flip = before.len() / 2;
+            bad.as_mut_slice()[flip] ^= 0x40;
+            let r = Model::from_bytes_interleaved(bad.as_mut_slice(), &mut vec![0u8; need]);
+            assert!(matches!(r, Err(Error::Checksum { .. })), "{r:?}");
+            let mut want = before.clone();
+            want[flip] ^= 0x40;
+            assert_eq!(bad.as_slice(), &want[..], "nothing rewritten on error");
             let mut scratch = vec![0u8; need];
             let m = Model::from_bytes_interleaved(bytes.as_mut_slice(), &mut scratch).unwrap();
             assert!(m.interleaved());
