@@ -19,23 +19,37 @@ echo "== web build: cargo build (wasm32-unknown-unknown, simd128; see wasm/.carg
 (cd wasm && cargo build --release)
 raw=wasm/target/wasm32-unknown-unknown/release/tinygpt_wasm.wasm
 
-# wasm-opt runs on cargo's output, before wasm-bindgen: Debian's binaryen 108 cannot parse
-# what wasm-bindgen 0.2.130 writes (its externref table code uses `table.fill`).
-input=$raw
-if [[ "${WASM_OPT:-1}" != 0 ]] && command -v wasm-opt >/dev/null; then
-  echo "== web build: wasm-opt -O3"
-  mkdir -p wasm/target/opt
-  input=wasm/target/opt/tinygpt_wasm.wasm
-  wasm-opt -O3 "$raw" -o "$input"
-else
-  echo "warning: wasm-opt skipped (WASM_OPT=0 or not installed); the .wasm is not post-optimised" >&2
-fi
+# wasm-opt runs on cargo's output, before wasm-bindgen (Debian's binaryen 108 cannot parse
+# what wasm-bindgen 0.2.130 writes: its externref table code uses `table.fill`). The npm
+# registry's binaryen (scripts/web_setup.sh, pinned, run on Node) reads both builds; Debian's
+# 108 predates the final relaxed-SIMD opcodes, so with it only the simd128 build is optimised.
+BINARYEN_VERSION=132.0.0
+npm_opt=${XDG_CACHE_HOME:-$HOME/.cache}/tinygpt/binaryen-$BINARYEN_VERSION/bin/wasm-opt
+FEATURES=(--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-multivalue --enable-reference-types)
+optimise() { # in out relaxed(0/1) -> prints the path to use
+  local in=$1 out=$2 relaxed=$3
+  if [[ "${WASM_OPT:-1}" == 0 ]]; then
+    echo "warning: wasm-opt skipped (WASM_OPT=0); $in is not post-optimised" >&2
+  elif [[ -f $npm_opt ]]; then
+    local extra=(); (( relaxed )) && extra=(--enable-relaxed-simd)
+    node "$npm_opt" -O3 "${FEATURES[@]}" "${extra[@]}" "$in" -o "$out" && { echo "$out"; return; }
+    echo "warning: binaryen $BINARYEN_VERSION wasm-opt failed on $in; not post-optimised" >&2
+  elif (( ! relaxed )) && command -v wasm-opt >/dev/null; then
+    wasm-opt -O3 "$in" -o "$out" && { echo "$out"; return; }
+  else
+    echo "warning: no wasm-opt for $in (run scripts/web_setup.sh); not post-optimised" >&2
+  fi
+  echo "$in"
+}
+mkdir -p wasm/target/opt
+echo "== web build: wasm-opt -O3 (simd128 build)"
+input=$(optimise "$raw" wasm/target/opt/tinygpt_wasm.wasm 0)
 
 echo "== web build: cargo build --features relaxed (the relaxed-SIMD build)"
 (cd wasm && cargo build --release --features relaxed --target-dir target/relaxed)
-raw_relaxed=wasm/target/relaxed/wasm32-unknown-unknown/release/tinygpt_wasm.wasm
-# Not post-optimised: Debian's binaryen 108 predates the final relaxed-SIMD opcodes and
-# cannot parse the module, so it stays larger than the simd128 build (sizes below).
+echo "== web build: wasm-opt -O3 (relaxed-SIMD build)"
+raw_relaxed=$(optimise wasm/target/relaxed/wasm32-unknown-unknown/release/tinygpt_wasm.wasm wasm/target/opt/tinygpt_wasm_relaxed.wasm 1)
 
 echo "== web build: wasm-bindgen --target web"
 rm -rf npm/pkg
