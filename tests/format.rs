@@ -127,3 +127,66 @@ fn header_errors_are_typed() {
     }
     let _ = layout::checksum(&b);
 }
+
+/// Sections may not share bytes: the tokenizer comes after the directory, and each tensor's
+/// data and scales after the tokenizer, in directory order (docs/FORMAT.md). Files that break
+/// it are rejected even with a valid checksum, so nothing that parses can have two tensors
+/// on the same bytes (which `Model::from_bytes_interleaved`'s in-place rewrite relies on).
+#[test]
+fn overlapping_sections_are_rejected() {
+    use layout::ENTRY_LEN;
+    // header offsets (docs/FORMAT.md)
+    const H_TENSOR_DIR_OFF: usize = 88;
+    const H_TOKENIZER_OFF: usize = 96;
+    const H_CHECKSUM: usize = 120;
+    let b = small(DType::Q8);
+    let rd64 = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let with = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut c = b.clone();
+        edit(&mut c);
+        let sum = layout::checksum(&c);
+        c[H_CHECKSUM..H_CHECKSUM + 8].copy_from_slice(&sum.to_le_bytes());
+        Model::from_bytes(AlignedBytes::new(&c).as_slice()).err()
+    };
+    assert_eq!(with(&|_| {}), None, "the unedited file parses");
+    let dir = rd64(&b, H_TENSOR_DIR_OFF) as usize;
+    // the first present tensor after entry 0 (token embedding) pointed at the embedding's data
+    let off = |i: usize| dir + i * ENTRY_LEN + 24;
+    let emb = rd64(&b, off(0));
+    let second = (1..).find(|&i| rd64(&b, off(i)) != 0).unwrap();
+    let r = with(&|c| c[off(second)..off(second) + 8].copy_from_slice(&emb.to_le_bytes()));
+    assert!(matches!(r, Some(Error::BadTensor { why, .. }) if why.contains("overlaps")), "{r:?}");
+    // the embedding's data pointed at the directory (64-aligned, past the header)
+    let r = with(&|c| c[off(0)..off(0) + 8].copy_from_slice(&(dir as u64).to_le_bytes()));
+    assert!(matches!(r, Some(Error::BadTensor { why, .. }) if why.contains("overlaps")), "{r:?}");
+    // the tokenizer pointed into the directory
+    let r = with(&|c| c[H_TOKENIZER_OFF..H_TOKENIZER_OFF + 8].copy_from_slice(&(dir as u64).to_le_bytes()));
+    assert!(matches!(r, Some(Error::BadField { field, .. }) if field.contains("tokenizer_off")), "{r:?}");
+    // a model with a tokenizer (the built-in one): its first tensor pointed at the tokenizer
+    let m = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/tinygpt.tgpt")).unwrap();
+    let (mdir, tok) = (rd64(&m, H_TENSOR_DIR_OFF) as usize, rd64(&m, H_TOKENIZER_OFF));
+    assert!(tok.is_multiple_of(64) && rd64(&m, 104) > 0);
+    let mut c = m.clone();
+    c[mdir + 24..mdir + 32].copy_from_slice(&tok.to_le_bytes());
+    let sum = layout::checksum(&c);
+    c[H_CHECKSUM..H_CHECKSUM + 8].copy_from_slice(&sum.to_le_bytes());
+    let r = Model::from_bytes(AlignedBytes::new(&c).as_slice()).err();
+    assert!(matches!(r, Some(Error::BadTensor { why, .. }) if why.contains("overlaps")), "{r:?}");
+    assert!(Model::from_bytes(AlignedBytes::new(&m).as_slice()).is_ok());
+}
+
+/// An f32 model has nothing to interleave: no scratch, whatever its (unvalidated, unused)
+/// `group_size` header field says (found by the mutate_model fuzz target: 4 GB of scratch).
+#[test]
+fn f32_models_interleave_with_no_scratch() {
+    let mut b = small(DType::F32);
+    b[20..24].copy_from_slice(&0xffff_fff0u32.to_le_bytes()); // group_size
+    let sum = layout::checksum(&b);
+    b[120..128].copy_from_slice(&sum.to_le_bytes());
+    let mut a = AlignedBytes::new(&b);
+    let m = Model::from_bytes(a.as_slice()).unwrap();
+    assert_eq!(m.interleave_scratch_len(), 0);
+    let m = Model::from_bytes_interleaved(a.as_mut_slice(), &mut []).unwrap();
+    assert!(m.interleaved());
+    runs(a.as_slice());
+}

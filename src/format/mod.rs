@@ -260,19 +260,25 @@ impl<'a> Model<'a> {
         if dir_end > bytes.len() {
             return Err(Error::Truncated { what: "tensor directory", needed: dir_end as u64, available: len });
         }
-        // `count` entries: the global slots, then each layer's (checked equal above)
-        let per_layer = (0..config.n_layers).flat_map(|layer| LAYER.iter().map(move |&slot| (slot, layer)));
-        for (i, (slot, layer)) in GLOBAL.iter().map(|&slot| (slot, 0)).chain(per_layer).enumerate() {
-            check_entry(bytes, &config, dir_off + i * ENTRY_LEN, i as u32, slot, layer)?;
-        }
-
-        // tokenizer section
+        // tokenizer section: after the directory
         let tok_off = to_usize(rd64(bytes, H_TOKENIZER_OFF), "tokenizer offset")?;
         let tok_len = to_usize(rd64(bytes, H_TOKENIZER_LEN), "tokenizer length")?;
         let tok_end = tok_off.checked_add(tok_len).ok_or(Error::Overflow { what: "tokenizer section" })?;
         let Some(section) = bytes.get(tok_off..tok_end) else {
             return Err(Error::Truncated { what: "tokenizer section", needed: tok_end as u64, available: len });
         };
+        if tok_off < dir_end {
+            return Err(Error::BadField { field: "tokenizer_off (overlaps the tensor directory)", value: tok_off as u64 });
+        }
+
+        // `count` entries: the global slots, then each layer's (checked equal above); their
+        // data after the tokenizer, in directory order, without overlap
+        let mut cursor = tok_end as u64;
+        let per_layer = (0..config.n_layers).flat_map(|layer| LAYER.iter().map(move |&slot| (slot, layer)));
+        for (i, (slot, layer)) in GLOBAL.iter().map(|&slot| (slot, 0)).chain(per_layer).enumerate() {
+            check_entry(bytes, &config, dir_off + i * ENTRY_LEN, i as u32, slot, layer, &mut cursor)?;
+        }
+
         let tokenizer = crate::tokenizer::Tokenizer::parse(section, config.vocab_size)?;
         Ok(Model { bytes, config, dir_off, tokenizer, il: false })
     }
@@ -285,7 +291,9 @@ impl<'a> Model<'a> {
     /// [`Model::interleave_scratch_len`] bytes.
     ///
     /// The bytes no longer match the file's checksum afterwards (they are not a `.tgpt` file
-    /// any more): keep them for this model only. On error nothing has been rewritten.
+    /// any more): keep them for this model only. On error nothing has been rewritten. Only
+    /// the matrices' own bytes change: the parser guarantees that no two sections overlap,
+    /// so the header, directory and tokenizer stay as validated.
     ///
     /// # Errors
     /// As [`Model::from_bytes`]; [`Error::BufferTooSmall`] if `scratch` is too short.
@@ -318,8 +326,12 @@ impl<'a> Model<'a> {
     }
 
     /// Bytes of scratch [`Model::from_bytes_interleaved`] needs: one block of four rows of the
-    /// widest int8 matrix (codes, or scales if larger).
+    /// widest int8 matrix (codes, or scales if larger); 0 for an f32 model (whose
+    /// `group_size` field means nothing and is not validated).
     pub fn interleave_scratch_len(&self) -> usize {
+        if self.config.dtype != DType::Q8 {
+            return 0;
+        }
         let gs = self.config.group_size.max(1);
         let widest = self.config.dim.max(self.config.hidden_dim).max(self.config.q_dim());
         let groups = widest.div_ceil(gs);
@@ -522,7 +534,9 @@ fn entry_bytes(cfg: &Config, e: &RawEntry) -> usize {
     }
 }
 
-fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer: usize) -> Result<()> {
+/// Checks directory entry `index` at byte `at` for `slot` of `layer`; its data (and scales)
+/// must start at or after `cursor` (the end of the previous section), which moves past them.
+fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer: usize, cursor: &mut u64) -> Result<()> {
     let e = raw_entry(b, at);
     let bad = |why| Err(Error::BadTensor { index, why });
     if e.code != slot.code() {
@@ -551,7 +565,7 @@ fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer:
         return bad("shape does not match the config");
     }
     let len = b.len() as u64;
-    let in_file = |off: u64, n: usize, what: &'static str| -> Result<()> {
+    let mut in_file = |off: u64, n: usize, what: &'static str| -> Result<()> {
         if !off.is_multiple_of(SECTION_ALIGN as u64) || off < HEADER_LEN as u64 {
             return Err(Error::BadTensor { index, why: what });
         }
@@ -559,6 +573,13 @@ fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer:
         if end > len {
             return Err(Error::Truncated { what: "tensor data", needed: end, available: len });
         }
+        // tensors follow the tokenizer in directory order, data then scales, so no two
+        // sections share a byte (what lets `Model::from_bytes_interleaved` rewrite each
+        // matrix in place without touching anything else)
+        if off < *cursor {
+            return Err(Error::BadTensor { index, why: "data overlaps an earlier section (tensors follow the tokenizer, in directory order)" });
+        }
+        *cursor = end;
         Ok(())
     };
     // Config::validate bounds every dimension, so these products fit in u64 (and usize on
