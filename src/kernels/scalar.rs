@@ -26,10 +26,21 @@ pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
         let o = &mut out[t * w.rows..(t + 1) * w.rows];
         for (r, o) in o.iter_mut().enumerate() {
             let mut acc = 0.0f32;
-            for g in 0..groups {
-                let at = lay.at(w.il, r, g, 0, w.gs);
-                let isum = dot_i8(&w.q[at..at + w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
-                acc += isum as f32 * (w.s[lay.at(w.il, r, g, 0, 1)] * xs[g]);
+            if w.il {
+                for g in 0..groups {
+                    let at = lay.at(true, r, g, 0, w.gs);
+                    let isum = dot_i8(&w.q[at..at + w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
+                    acc += isum as f32 * (w.s[lay.at(true, r, g, 0, 1)] * xs[g]);
+                }
+            } else {
+                // row-major: the row's codes and scales are contiguous (what the
+                // microcontroller builds run, so kept free of the layout arithmetic)
+                let wq = &w.q[r * w.stride..(r + 1) * w.stride];
+                let ws = &w.s[r * groups..(r + 1) * groups];
+                for g in 0..groups {
+                    let isum = dot_i8(&wq[g * w.gs..(g + 1) * w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
+                    acc += isum as f32 * (ws[g] * xs[g]);
+                }
             }
             *o = acc;
         }
