@@ -83,8 +83,8 @@ impl Matrix<'_> {
                 // r < rows and rows * groups * gs not overflowing keep `lay.at` in range
                 let fits = r < rows && gs > 0 && rows.checked_mul(groups).and_then(|n| n.checked_mul(gs)).is_some();
                 for (g, o) in out.chunks_mut(gs.max(1)).enumerate().take(if fits { groups } else { 0 }) {
-                    let at = lay.at(il, r, g, 0, gs);
-                    let (Some(qg), Some(&scale)) = (q.get(at..at + o.len()), s.get(lay.at(il, r, g, 0, 1))) else {
+                    let at = lay.at(il, r, g, gs);
+                    let (Some(qg), Some(&scale)) = (q.get(at..at + o.len()), s.get(lay.at(il, r, g, 1))) else {
                         debug_assert!(false, "row_into: row {r} out of range");
                         return;
                     };

@@ -81,16 +81,16 @@ impl Interleave {
     /// Rows per block.
     pub const BLOCK: usize = 4;
 
-    /// Position of element `e` (of `per` per group) of group `g` of row `r`, in units of
-    /// elements: codes with `per = gs`, scales with `per = 1`; row-major with `il = false`.
+    /// Where group `g` of row `r` starts, in elements (`per` of them per group): codes with
+    /// `per = gs`, scales with `per = 1`; row-major with `il = false`.
     #[inline(always)]
-    pub fn at(self, il: bool, r: usize, g: usize, e: usize, per: usize) -> usize {
+    pub fn at(self, il: bool, r: usize, g: usize, per: usize) -> usize {
         if !il {
-            return (r * self.groups + g) * per + e;
+            return (r * self.groups + g) * per;
         }
         let b0 = r - r % Self::BLOCK;
         let k = (self.rows - b0).min(Self::BLOCK);
-        (b0 * self.groups + g * k + (r - b0)) * per + e
+        (b0 * self.groups + g * k + (r - b0)) * per
     }
 
     /// Rewrites a row-major matrix (`rows * groups * per` elements: codes with `per = gs`,
@@ -116,7 +116,7 @@ impl Interleave {
             for i in 0..k {
                 for g in 0..self.groups {
                     let from = (i * self.groups + g) * per;
-                    let to = self.at(true, b * Self::BLOCK + i, g, 0, per) - b * Self::BLOCK * row;
+                    let to = self.at(true, b * Self::BLOCK + i, g, per) - b * Self::BLOCK * row;
                     block[to..to + per].copy_from_slice(&tmp[from..from + per]);
                 }
             }

@@ -28,9 +28,9 @@ pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
             let mut acc = 0.0f32;
             if w.il {
                 for g in 0..groups {
-                    let at = lay.at(true, r, g, 0, w.gs);
+                    let at = lay.at(true, r, g, w.gs);
                     let isum = dot_i8(&w.q[at..at + w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
-                    acc += isum as f32 * (w.s[lay.at(true, r, g, 0, 1)] * xs[g]);
+                    acc += isum as f32 * (w.s[lay.at(true, r, g, 1)] * xs[g]);
                 }
             } else {
                 // row-major: the row's codes and scales are contiguous (what the

@@ -776,8 +776,8 @@ fn interleave_layout_is_the_documented_one() {
     assert_eq!(m, want);
     for r in 0..6 {
         for g in 0..3 {
-            assert_eq!(m[lay.at(true, r, g, 0, 1)], 10 * r as u32 + g as u32);
-            assert_eq!(lay.at(false, r, g, 0, 1), 3 * r + g);
+            assert_eq!(m[lay.at(true, r, g, 1)], 10 * r as u32 + g as u32);
+            assert_eq!(lay.at(false, r, g, 1), 3 * r + g);
         }
     }
     // too short a matrix or scratch: nothing changes

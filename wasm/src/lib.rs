@@ -20,6 +20,7 @@ use std::ptr::NonNull;
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
+use tinygpt::format::ParseOptions;
 use tinygpt::generate::{Event, GenerateOptions, Generation};
 use tinygpt::sampler::{distribution, SamplerConfig};
 use tinygpt::tokenizer::StreamDecoder;
@@ -235,8 +236,11 @@ impl Engine {
         let model_bytes: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(words.0.as_ptr().cast::<u8>(), len) };
         // The int8 matrices in the four-row interleaved layout, which the wasm kernels read
         // 15–30% faster than row-major (same results, bit for bit): validated (checksum
-        // included), then rewritten in place.
-        let scratch_len = Model::from_bytes(model_bytes).map_err(js_err)?.interleave_scratch_len();
+        // included), then rewritten in place. The scratch size needs only the structure (the
+        // checksum, a pass over every byte, is verified once, by from_bytes_interleaved,
+        // which also reports whatever is wrong with the file).
+        let scratch_len = Model::parse(model_bytes, ParseOptions { verify_checksum: false })
+            .map_or(0, |m| m.interleave_scratch_len());
         let mut scratch = zeroed::<u8>(scratch_len, "interleave scratch")?;
         let model = Model::from_bytes_interleaved(model_bytes, &mut scratch).map_err(js_err)?;
         drop(scratch);
