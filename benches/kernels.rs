@@ -28,6 +28,7 @@ mod before {
         matmul_f32: scalar::matmul_f32,
         quantize: tinygpt::kernels::quantize,
         attend: tinygpt::kernels::attend,
+        layout: tinygpt::kernels::Layout::RowMajor,
     };
 
     fn matmul(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
@@ -175,6 +176,7 @@ fn time(k: &Kernels, c: &Case, rows: usize, cols: usize, n: usize, hot: bool, ro
                 stride,
                 gs: GS,
                 il: false,
+                bias: false,
             };
             (k.matmul_q8)(black_box(&w), black_box(&x), &mut out);
             black_box(&mut out);

@@ -192,7 +192,7 @@ fn case(k: &Kernels, rows: usize, cols: usize, gs: usize, n: usize, seed: u64, q
     let x = QActs { q: xq, s: xs, n };
     let (want, got) = (&mut b.want[..n * rows], &mut b.got[..n * rows]);
     got.fill(f32::NAN);
-    let w = QRows { q: wq, s: ws, rows, stride, gs, il: false };
+    let w = QRows { q: wq, s: ws, rows, stride, gs, il: false, bias: false };
     (kernels::scalar().matmul_q8)(&w, &x, want);
     (k.matmul_q8)(&w, &x, got);
     let mut bad = want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
@@ -202,10 +202,22 @@ fn case(k: &Kernels, rows: usize, cols: usize, gs: usize, n: usize, seed: u64, q
         return u32::MAX;
     }
     got.fill(f32::NAN);
-    (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true }, &x, got);
+    (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true, bias: false }, &x, got);
     bad += want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
+    // and with the even codes biased (the simd128 set's layout)
+    // SAFETY: i8 and u8 have the same size and alignment and no invalid bit patterns; wq is
+    // not used through another reference meanwhile.
+    let as_u8 = |q: &mut [i8]| unsafe { core::slice::from_raw_parts_mut(q.as_mut_ptr().cast::<u8>(), q.len()) };
+    Interleave::bias_even(as_u8(wq));
+    got.fill(f32::NAN);
+    (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true, bias: true }, &x, got);
+    bad += want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
+    // left in the layout of the set under test (for `bench`)
+    if !under_test().layout.biased() {
+        Interleave::bias_even(as_u8(wq));
+    }
     // SAFETY: single-threaded.
-    unsafe { COMPARED += 2 * (n * rows) as u32 };
+    unsafe { COMPARED += 3 * (n * rows) as u32 };
     bad
 }
 
@@ -391,7 +403,7 @@ pub extern "C" fn run_broken() -> u32 {
         (under_test().matmul_q8)(w, x, out);
         out[0] += 1.0;
     }
-    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: kernels::scalar::matmul_f32, quantize: kernels::quantize, attend: kernels::attend };
+    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: kernels::scalar::matmul_f32, quantize: kernels::quantize, attend: kernels::attend, layout: kernels::Layout::RowMajor };
     case(&BROKEN, 9, 288, 32, 1, 3, true, false, None)
 }
 
@@ -409,15 +421,16 @@ pub extern "C" fn best_is_expected() -> u32 {
     (kernels::best().name == want) as u32
 }
 
-/// Sets up a rows×cols (gs 32) product for `bench`: `case` leaves the matrix interleaved.
+/// Sets up a rows×cols (gs 32) product for `bench`: `case` leaves the matrix in the layout
+/// of the set under test (interleaved; biased for simd128).
 #[no_mangle]
 pub extern "C" fn bench_setup(rows: u32, cols: u32) {
     case(kernels::scalar(), rows as usize, cols as usize, 32, 1, 7, true, false, None);
 }
 
-/// `reps` products on the bench_setup case (interleaved) with the scalar (0) or the tested
-/// kernel reading it as row-major (1: the same speed as a row-major matrix; the numbers do
-/// not matter) or as interleaved (2).
+/// `reps` products on the bench_setup case with the scalar (0) or the tested kernel reading
+/// it as row-major (1: the same speed as a row-major matrix; the numbers do not matter) or
+/// in its own layout (2: `Kernels::layout`, what the npm package runs).
 #[no_mangle]
 pub extern "C" fn bench(which: u32, rows: u32, cols: u32, reps: u32) -> f32 {
     // SAFETY: single-threaded.
@@ -426,7 +439,7 @@ pub extern "C" fn bench(which: u32, rows: u32, cols: u32, reps: u32) -> f32 {
     let groups = cols.div_ceil(32);
     let stride = groups * 32;
     let k = if which == 0 { kernels::scalar() } else { under_test() };
-    let w = QRows { q: &b.wq[..rows * stride], s: &b.ws[..rows * groups], rows, stride, gs: 32, il: which == 2 };
+    let w = QRows { q: &b.wq[..rows * stride], s: &b.ws[..rows * groups], rows, stride, gs: 32, il: which == 2, bias: which == 2 && under_test().layout.biased() };
     let x = QActs { q: &b.xq[..stride], s: &b.xs[..groups], n: 1 };
     let mut sum = 0.0;
     for _ in 0..reps {
@@ -486,7 +499,7 @@ async function check(bytes, label) {
     });
     const bytes = rows * Math.ceil(cols / 32) * 36;
     const gbs = (i) => `${(bytes / t[i] / 1e6).toFixed(2)} GB/s`;
-    lines.push(`${label} ${rows}x${cols}: scalar ${(t[0] * 1e3).toFixed(1)} us; kernel, row-major ${(t[1] * 1e3).toFixed(1)} us (${(t[0] / t[1]).toFixed(1)}x, ${gbs(1)}), interleaved ${(t[2] * 1e3).toFixed(1)} us (${(t[0] / t[2]).toFixed(1)}x, ${gbs(2)})`);
+    lines.push(`${label} ${rows}x${cols}: scalar ${(t[0] * 1e3).toFixed(1)} us; kernel, row-major ${(t[1] * 1e3).toFixed(1)} us (${(t[0] / t[1]).toFixed(1)}x, ${gbs(1)}), own layout ${(t[2] * 1e3).toFixed(1)} us (${(t[0] / t[2]).toFixed(1)}x, ${gbs(2)})`);
   }
   return { fail, lines };
 }

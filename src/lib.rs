@@ -91,6 +91,7 @@ pub mod parallel;
 pub mod session;
 pub mod sizes;
 pub use session::{state_bytes, KvDtype, Session, SessionOptions};
+pub use kernels::Layout;
 #[cfg(feature = "std")]
 pub use format::AlignedBytes;
 #[cfg(feature = "std")]

@@ -218,8 +218,10 @@ fn gqa_prefill_equals_stepping_for_both_caches() {
     }
 }
 
-/// A model whose int8 matrices were interleaved in place (`Model::from_bytes_interleaved`,
-/// what the npm package runs) gives the row-major model's logits bit for bit: decode steps,
+/// A model whose int8 matrices were rewritten in place into the interleaved layouts
+/// (`Model::from_bytes_in`, what the npm package runs: `Interleaved` for the relaxed-SIMD
+/// build, `InterleavedBiased` for the simd128 one; here read through the native kernels'
+/// scalar fallback) gives the row-major model's logits bit for bit: decode steps,
 /// batched prefill, split over threads, both families, tied and untied heads, row counts
 /// that are not multiples of four (vocab 97, GQA's kv_dim); and with the bytes interleaved,
 /// the checksum no longer matches, so they cannot pass for the file.
@@ -227,7 +229,7 @@ fn gqa_prefill_equals_stepping_for_both_caches() {
 fn interleaved_model_equals_row_major_bit_for_bit() {
     use tinygpt::threads::Pool;
     let pool: &'static Pool = Box::leak(Box::new(Pool::new(2).unwrap()));
-    for arch in [Arch::Gpt2, Arch::Llama] {
+    for (arch, layout) in [Arch::Gpt2, Arch::Llama].into_iter().flat_map(|a| [(a, Layout::Interleaved), (a, Layout::InterleavedBiased)]) {
         for tied in [true, false] {
             let mut c = cfg(arch, DType::Q8);
             c.tied = tied;
@@ -240,24 +242,28 @@ fn interleaved_model_equals_row_major_bit_for_bit() {
             let mut bytes = build(&c);
             let row_major = run_steps(bytes.as_slice(), &TOKS, SessionOptions::default());
             let m0 = Model::from_bytes(bytes.as_slice()).unwrap();
-            assert!(!m0.interleaved());
+            assert!(!m0.interleaved() && m0.layout() == Layout::RowMajor);
             let need = m0.interleave_scratch_len();
             let before = bytes.as_slice().to_vec();
-            let short = Model::from_bytes_interleaved(bytes.as_mut_slice(), &mut vec![0u8; need - 1]);
+            let short = Model::from_bytes_in(bytes.as_mut_slice(), &mut vec![0u8; need - 1], layout);
             assert!(matches!(short, Err(Error::BufferTooSmall { .. })), "{short:?}");
             assert_eq!(bytes.as_slice(), &before[..], "nothing rewritten on error");
             // a corrupt file is rejected before anything is rewritten
             let mut bad = AlignedBytes::new(&before);
             let flip = before.len() / 2;
             bad.as_mut_slice()[flip] ^= 0x40;
-            let r = Model::from_bytes_interleaved(bad.as_mut_slice(), &mut vec![0u8; need]);
+            let r = Model::from_bytes_in(bad.as_mut_slice(), &mut vec![0u8; need], layout);
             assert!(matches!(r, Err(Error::Checksum { .. })), "{r:?}");
             let mut want = before.clone();
             want[flip] ^= 0x40;
             assert_eq!(bad.as_slice(), &want[..], "nothing rewritten on error");
             let mut scratch = vec![0u8; need];
-            let m = Model::from_bytes_interleaved(bytes.as_mut_slice(), &mut scratch).unwrap();
-            assert!(m.interleaved());
+            // row-major "rewrites" nothing and needs no scratch
+            let same = Model::from_bytes_in(bytes.as_mut_slice(), &mut [], Layout::RowMajor).unwrap();
+            assert_eq!(same.layout(), Layout::RowMajor);
+            assert_eq!(bytes.as_slice(), &before[..]);
+            let m = Model::from_bytes_in(bytes.as_mut_slice(), &mut scratch, layout).unwrap();
+            assert!(m.interleaved() && m.layout() == layout);
             for (batch, threads) in [(1usize, false), (8, false), (1, true), (5, true)] {
                 let opts = SessionOptions { batch, ..Default::default() };
                 let mut ws = vec![0u8; state_bytes(m.config(), &opts).unwrap()];
@@ -275,7 +281,7 @@ fn interleaved_model_equals_row_major_bit_for_bit() {
                 }
                 assert_eq!(got.len(), row_major.len());
                 for (a, b) in got.iter().zip(&row_major) {
-                    assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{arch:?} tied {tied} batch {batch} threads {threads}");
+                    assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{arch:?} {layout:?} tied {tied} batch {batch} threads {threads}");
                 }
             }
             assert!(matches!(Model::from_bytes(bytes.as_slice()), Err(Error::Checksum { .. })));

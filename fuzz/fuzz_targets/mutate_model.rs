@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use tinygpt::format::{layout, ParseOptions};
 use tinygpt::sampler::{sample_with_coin, SamplerConfig};
 use tinygpt::tokenizer::{decode_into, StreamDecoder};
-use tinygpt::Model;
+use tinygpt::{Layout, Model};
 use tinygpt_fuzz::{aligned, base_models, run_model, same_bits, Val, F};
 
 #[derive(Arbitrary, Debug)]
@@ -203,19 +203,21 @@ fuzz_target!(|inp: Input| {
         }
     }
 
-    // the in-memory four-row interleaved layout (what the npm package runs): every file that
-    // passes its checksum interleaves (the parser rejects overlapping sections, so the
+    // the in-memory four-row interleaved layouts (what the npm package runs: plain for the
+    // relaxed-SIMD build, with biased even codes for the simd128 one): every file that
+    // passes its checksum is rewritten (the parser rejects overlapping sections, so the
     // in-place rewrite touches each matrix once and nothing else) and gives the row-major
     // logits bit for bit
     if inp.fix_checksum {
+        let want = if inp.kv16 { Layout::InterleavedBiased } else { Layout::Interleaved };
         let mut c = aligned(&b);
         let mut scratch = vec![0u8; m.interleave_scratch_len()];
-        let mi = Model::from_bytes_interleaved(c.as_mut_slice(), &mut scratch).expect("a parsed model interleaves");
-        assert!(mi.interleaved());
+        let mi = Model::from_bytes_in(c.as_mut_slice(), &mut scratch, want).expect("a parsed model interleaves");
+        assert!(mi.interleaved() && mi.layout() == want);
         let il = run_model(mi, &steps, ctx, batch, inp.kv16, false);
         assert_eq!(il.len(), best.len());
         for (i, (x, y)) in il.iter().zip(&best).enumerate() {
-            assert!(same_bits(x, y), "step {i}: interleaved model differs from row-major");
+            assert!(same_bits(x, y), "step {i}: {want:?} model differs from row-major");
         }
     }
 

@@ -14,6 +14,7 @@ pub mod writer;
 pub use config::{Activation, Arch, Config, DType, Norm, Position};
 
 use crate::error::{Error, Result};
+use crate::kernels::Layout;
 use layout::*;
 
 /// A weight matrix `(rows, cols)` = `(out_features, in_features)`, borrowed from the model.
@@ -41,8 +42,11 @@ pub enum Matrix<'a> {
         /// Group size.
         gs: usize,
         /// `q` and `s` are interleaved by four rows ([`crate::kernels::Interleave`]), as
-        /// [`Model::from_bytes_interleaved`] leaves them; row-major otherwise.
+        /// [`Model::from_bytes_in`] leaves them; row-major otherwise.
         il: bool,
+        /// With `il`: the codes at even indices of `q` are stored with their sign bit
+        /// flipped ([`crate::kernels::Layout::InterleavedBiased`]).
+        bias: bool,
     },
 }
 
@@ -77,7 +81,7 @@ impl Matrix<'_> {
                 };
                 out.copy_from_slice(row);
             }
-            Matrix::Q8 { q, s, rows, cols, gs, il } => {
+            Matrix::Q8 { q, s, rows, cols, gs, il, bias } => {
                 let groups = cols.div_ceil(gs.max(1));
                 let lay = crate::kernels::Interleave { rows, groups };
                 // r < rows and rows * groups * gs not overflowing keep `lay.at` in range
@@ -88,8 +92,8 @@ impl Matrix<'_> {
                         debug_assert!(false, "row_into: row {r} out of range");
                         return;
                     };
-                    for (o, &v) in o.iter_mut().zip(qg) {
-                        *o = v as f32 * scale;
+                    for (i, (o, &v)) in o.iter_mut().zip(qg).enumerate() {
+                        *o = crate::kernels::Interleave::code(v, at + i, bias) as f32 * scale;
                     }
                 }
                 debug_assert!(fits, "row_into: row {r} out of range");
@@ -125,8 +129,8 @@ pub struct Model<'a> {
     config: Config,
     dir_off: usize,
     tokenizer: crate::tokenizer::Tokenizer<'a>,
-    /// The int8 matrices are interleaved by four rows ([`Model::from_bytes_interleaved`]).
-    il: bool,
+    /// The int8 matrices' layout ([`Model::from_bytes_in`]).
+    layout: Layout,
 }
 
 fn rd32(b: &[u8], at: usize) -> u32 {
@@ -280,15 +284,25 @@ impl<'a> Model<'a> {
         }
 
         let tokenizer = crate::tokenizer::Tokenizer::parse(section, config.vocab_size)?;
-        Ok(Model { bytes, config, dir_off, tokenizer, il: false })
+        Ok(Model { bytes, config, dir_off, tokenizer, layout: Layout::RowMajor })
     }
 
-    /// [`Model::from_bytes`], then every int8 matrix rewritten in place into the four-row
-    /// interleaved layout ([`crate::kernels::Interleave`]), which the returned model's
-    /// [`Matrix::Q8`] views say (`il`). For the kernels that read that layout faster (wasm32;
-    /// the others read it through the scalar kernel, so use [`Model::from_bytes`] there).
-    /// The results are bit for bit those of the row-major model. `scratch` needs
-    /// [`Model::interleave_scratch_len`] bytes.
+    /// [`Model::from_bytes_in`] with [`Layout::Interleaved`].
+    ///
+    /// # Errors
+    /// As [`Model::from_bytes_in`].
+    pub fn from_bytes_interleaved(bytes: &'a mut [u8], scratch: &mut [u8]) -> Result<Self> {
+        Model::from_bytes_in(bytes, scratch, Layout::Interleaved)
+    }
+
+    /// [`Model::from_bytes`], then every int8 matrix rewritten in place into `layout`
+    /// (four-row interleaved, [`crate::kernels::Interleave`], and for
+    /// [`Layout::InterleavedBiased`] with the even-indexed codes' sign bits flipped), which
+    /// the returned model's [`Matrix::Q8`] views say (`il`, `bias`). For the kernels that read
+    /// such a layout faster ([`crate::kernels::Kernels::layout`]: wasm32; the others read it
+    /// through the scalar kernel, so use [`Model::from_bytes`] there). The results are bit
+    /// for bit those of the row-major model. `scratch` needs [`Model::interleave_scratch_len`]
+    /// bytes ([`Layout::RowMajor`]: none, and nothing is rewritten).
     ///
     /// The bytes no longer match the file's checksum afterwards (they are not a `.tgpt` file
     /// any more): keep them for this model only. On error nothing has been rewritten. Only
@@ -297,7 +311,10 @@ impl<'a> Model<'a> {
     ///
     /// # Errors
     /// As [`Model::from_bytes`]; [`Error::BufferTooSmall`] if `scratch` is too short.
-    pub fn from_bytes_interleaved(bytes: &'a mut [u8], scratch: &mut [u8]) -> Result<Self> {
+    pub fn from_bytes_in(bytes: &'a mut [u8], scratch: &mut [u8], layout: Layout) -> Result<Self> {
+        if layout == Layout::RowMajor {
+            return Model::from_bytes(bytes);
+        }
         let (config, dir_off) = {
             let m = Model::from_bytes(&*bytes)?;
             let needed = m.interleave_scratch_len();
@@ -316,16 +333,21 @@ impl<'a> Model<'a> {
             let (rows, groups, gs) = (e.rows as usize, (e.cols as usize).div_ceil(config.group_size), config.group_size);
             let lay = crate::kernels::Interleave { rows, groups };
             let (q0, s0) = (e.data_off as usize, e.scale_off as usize);
-            let done = bytes.get_mut(q0..q0 + rows * groups * gs).is_some_and(|q| lay.apply(q, gs, scratch))
-                && bytes.get_mut(s0..s0 + rows * groups * 4).is_some_and(|s| lay.apply(s, 4, scratch));
-            debug_assert!(done, "from_bytes_interleaved: a validated entry out of range");
+            let done = bytes.get_mut(q0..q0 + rows * groups * gs).is_some_and(|q| {
+                let ok = lay.apply(q, gs, scratch);
+                if ok && layout.biased() {
+                    crate::kernels::Interleave::bias_even(q);
+                }
+                ok
+            }) && bytes.get_mut(s0..s0 + rows * groups * 4).is_some_and(|s| lay.apply(s, 4, scratch));
+            debug_assert!(done, "from_bytes_in: a validated entry out of range");
         }
         let bytes: &'a [u8] = bytes;
         let m = Model::parse(bytes, ParseOptions { verify_checksum: false })?;
-        Ok(Model { il: true, ..m })
+        Ok(Model { layout, ..m })
     }
 
-    /// Bytes of scratch [`Model::from_bytes_interleaved`] needs: one block of four rows of the
+    /// Bytes of scratch [`Model::from_bytes_in`] needs: one block of four rows of the
     /// widest int8 matrix (codes, or scales if larger); 0 for an f32 model (whose
     /// `group_size` field means nothing and is not validated).
     pub fn interleave_scratch_len(&self) -> usize {
@@ -339,9 +361,14 @@ impl<'a> Model<'a> {
         lay.scratch_len(gs).max(lay.scratch_len(4))
     }
 
-    /// Whether the int8 matrices are interleaved ([`Model::from_bytes_interleaved`]).
+    /// Whether the int8 matrices are interleaved ([`Model::from_bytes_in`]).
     pub fn interleaved(&self) -> bool {
-        self.il
+        self.layout.interleaved()
+    }
+
+    /// The int8 matrices' layout ([`Model::from_bytes_in`]).
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// The hyper-parameters.
@@ -410,7 +437,7 @@ impl<'a> Model<'a> {
                 let groups = cols.div_ceil(gs);
                 let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs)?;
                 let s = f32s(self.bytes, e.scale_off as usize, rows * groups)?;
-                Some(Matrix::Q8 { q, s, rows, cols, gs, il: self.il })
+                Some(Matrix::Q8 { q, s, rows, cols, gs, il: self.layout.interleaved(), bias: self.layout.biased() })
             }
             _ => None,
         }

@@ -20,11 +20,11 @@ use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::aarch64::*;
 
 /// NEON int8 product (f32 product: the scalar kernel, already vectorised by LLVM).
-pub static NEON: Kernels = Kernels { name: "neon", matmul_q8: matmul_q8_neon, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend };
+pub static NEON: Kernels = Kernels { name: "neon", matmul_q8: matmul_q8_neon, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend, layout: super::Layout::RowMajor };
 
 /// NEON with the `dotprod` extension (`sdot`).
 pub static NEON_DOTPROD: Kernels =
-    Kernels { name: "neon-dotprod", matmul_q8: matmul_q8_dotprod, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend };
+    Kernels { name: "neon-dotprod", matmul_q8: matmul_q8_dotprod, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend, layout: super::Layout::RowMajor };
 
 /// Whether the [`NEON`] kernels run here (always on aarch64 targets with NEON).
 #[inline]

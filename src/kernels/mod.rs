@@ -41,7 +41,8 @@ mod tests;
 
 /// Rows of an int8 weight matrix: `rows` rows of `stride` codes (a whole number of groups of
 /// `gs`, zero-padded) and `rows * stride / gs` scales, row-major or, with `il`, interleaved
-/// by four rows ([`Interleave`]).
+/// by four rows ([`Interleave`]), and with `bias` (only together with `il`) every code at an
+/// even index of `q` stored with its sign bit flipped ([`Layout::InterleavedBiased`]).
 #[derive(Debug, Clone, Copy)]
 pub struct QRows<'a> {
     /// `(rows, stride)` codes.
@@ -56,6 +57,38 @@ pub struct QRows<'a> {
     pub gs: usize,
     /// `q` and `s` are in the four-row interleaved layout ([`Interleave`]), not row-major.
     pub il: bool,
+    /// The codes at even indices of `q` are stored as `code ^ 0x80` (read them with
+    /// [`Interleave::code`]); only with `il` ([`Layout::InterleavedBiased`]).
+    pub bias: bool,
+}
+
+/// The in-memory layouts of a model's int8 matrices. Files are row-major;
+/// `Model::from_bytes_in` rewrites a model in place into another layout for the kernels
+/// that read it faster ([`Kernels::layout`]). Every layout gives the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// As in the file.
+    RowMajor,
+    /// Interleaved by four rows ([`Interleave`]): what the wasm32 relaxed-SIMD kernel reads.
+    Interleaved,
+    /// Interleaved, and then every code at an even index of a matrix's code array stored
+    /// with its sign bit flipped, `code ^ 0x80` (as an unsigned byte that is `code + 128`):
+    /// what the wasm32 simd128 kernel reads. There a pair of codes loaded as one 16-bit
+    /// lane is `256·odd + (even + 128)` with no sign extension to undo, which saves the
+    /// `pmovsxbw` shuffles that bound the kernel in V8 (see `wasm32.rs`).
+    InterleavedBiased,
+}
+
+impl Layout {
+    /// Whether the matrices are interleaved by four rows.
+    pub fn interleaved(self) -> bool {
+        self != Layout::RowMajor
+    }
+
+    /// Whether even-indexed codes are stored with their sign bit flipped.
+    pub fn biased(self) -> bool {
+        self == Layout::InterleavedBiased
+    }
 }
 
 /// The four-row interleaved layout of an int8 matrix, an alternative to row-major that a
@@ -128,6 +161,25 @@ impl Interleave {
     pub fn scratch_len(self, per: usize) -> usize {
         Self::BLOCK.saturating_mul(self.groups).saturating_mul(per)
     }
+
+    /// Flips the sign bit of every code at an even index of `q` (a matrix's whole code
+    /// array): the step from [`Layout::Interleaved`] to [`Layout::InterleavedBiased`], and
+    /// back (it is its own inverse).
+    pub fn bias_even(q: &mut [u8]) {
+        for c in q.iter_mut().step_by(2) {
+            *c ^= 0x80;
+        }
+    }
+
+    /// The code stored as `v` at index `i` of a matrix's code array, biased ([`Layout::InterleavedBiased`]) or not.
+    #[inline(always)]
+    pub fn code(v: i8, i: usize, bias: bool) -> i8 {
+        if bias && i.is_multiple_of(2) {
+            (v as u8 ^ 0x80) as i8
+        } else {
+            v
+        }
+    }
 }
 
 /// Quantized activations of `n` tokens: `(n, stride)` codes and `(n, stride / gs)` scales.
@@ -156,6 +208,9 @@ pub struct Kernels {
     pub quantize: fn(&[f32], usize, &mut [i8], &mut [f32]),
     /// [`attend`], compiled for the set's vector width (same source, same bits).
     pub attend: Attend,
+    /// The int8 matrix layout this set reads fastest (it reads every layout correctly):
+    /// what the npm package rewrites a model into at load.
+    pub layout: Layout,
 }
 
 /// The type of [`Kernels::matmul_f32`]: `(w, rows, cols, x, n, out)`.
@@ -194,6 +249,7 @@ static SCALAR: Kernels = Kernels {
     matmul_f32: scalar::matmul_f32,
     quantize,
     attend,
+    layout: Layout::RowMajor,
 };
 
 /// The portable reference kernels.

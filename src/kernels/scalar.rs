@@ -15,7 +15,8 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 /// `out[t * w.rows + r] = Σ_g (isum_g as f32) * (w.s[r, g] * x.s[t, g])`, with `g` in
 /// ascending order, starting from `0.0`, where `isum_g` is the exact i32 dot product of the
 /// group's codes. Row `r`'s group `g` is where [`Interleave::at`](super::Interleave::at)
-/// puts it (row-major, or interleaved by four rows with `w.il`).
+/// puts it (row-major, or interleaved by four rows with `w.il`); with `w.bias` the codes at
+/// even indices of `w.q` are read back through [`Interleave::code`](super::Interleave::code).
 #[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     let groups = w.stride / w.gs;
@@ -29,7 +30,13 @@ pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
             if w.il {
                 for g in 0..groups {
                     let at = lay.at(true, r, g, w.gs);
-                    let isum = dot_i8(&w.q[at..at + w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
+                    let xg = &xq[g * w.gs..(g + 1) * w.gs];
+                    let isum = if w.bias {
+                        let codes = w.q[at..at + w.gs].iter().enumerate().map(|(i, &v)| super::Interleave::code(v, at + i, true));
+                        codes.zip(xg).map(|(a, &b)| a as i32 * b as i32).sum()
+                    } else {
+                        dot_i8(&w.q[at..at + w.gs], xg)
+                    };
                     acc += isum as f32 * (w.s[lay.at(true, r, g, 1)] * xs[g]);
                 }
             } else {

@@ -113,7 +113,7 @@ impl Q8Case {
     }
 
     fn run(&self, k: &Kernels) -> Vec<f32> {
-        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs, il: false };
+        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs, il: false, bias: false };
         self.run_with(k, &w)
     }
 
@@ -134,13 +134,18 @@ impl Q8Case {
     }
 
     /// `k` equals the scalar kernel bit for bit on the row-major matrix, and on the same
-    /// matrix interleaved (so the scalar kernel's reading of that layout is checked against
-    /// its row-major result too).
+    /// matrix interleaved, and interleaved with biased even codes (so the scalar kernel's
+    /// reading of those layouts is checked against its row-major result too).
     fn check(&self, k: &Kernels) {
         let want = self.run(scalar());
         let (q, s) = self.interleaved();
-        let w = QRows { q: &q, s: &s, rows: self.rows, stride: self.stride, gs: self.gs, il: true };
-        for (layout, got) in [("row-major", self.run(k)), ("interleaved", self.run_with(k, &w))] {
+        let w = QRows { q: &q, s: &s, rows: self.rows, stride: self.stride, gs: self.gs, il: true, bias: false };
+        let mut qb = q.clone();
+        // SAFETY: i8 and u8 have the same size and alignment, and every bit pattern is valid
+        // for both.
+        Interleave::bias_even(unsafe { std::slice::from_raw_parts_mut(qb.as_mut_ptr().cast::<u8>(), qb.len()) });
+        let wb = QRows { q: &qb, bias: true, ..w };
+        for (layout, got) in [("row-major", self.run(k)), ("interleaved", self.run_with(k, &w)), ("interleaved-biased", self.run_with(k, &wb))] {
             for (i, (&a, &b)) in want.iter().zip(&got).enumerate() {
                 assert!(
                     same(a, b),
@@ -495,7 +500,7 @@ fn checker_catches_an_off_by_one_kernel() {
         wq[0] = wq[0].wrapping_add(1);
         scalar::matmul_q8(&QRows { q: &wq, ..*w }, x, out);
     }
-    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend };
+    static BROKEN: Kernels = Kernels { name: "broken", matmul_q8: broken, matmul_f32: scalar::matmul_f32, quantize: super::quantize, attend: super::attend, layout: super::Layout::RowMajor };
     let c = Q8Case::new(3, 64, 32, 1, 3, true, false);
     let r = std::panic::catch_unwind(|| c.check(&BROKEN));
     assert!(r.is_err(), "a kernel off by one code must fail the check");
@@ -519,7 +524,7 @@ fn q8_scalar_matches_integer_math() {
         xq[i] = if i % 3 == 0 { -127 } else { 127 };
     }
     let isum: i32 = wq.iter().zip(&xq).map(|(&a, &b)| a as i32 * b as i32).sum();
-    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs, il: false };
+    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs, il: false, bias: false };
     let x = QActs { q: &xq, s: &[0.25], n: 1 };
     for k in runnable() {
         let mut out = [0f32];

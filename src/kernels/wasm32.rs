@@ -79,13 +79,13 @@ use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::wasm32::*;
 
 /// The simd128 kernel set (f32 product: the scalar kernel).
-pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128 };
+pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128, layout: super::Layout::InterleavedBiased };
 
 /// The relaxed-SIMD kernel set (module docs, "Relaxed SIMD"); compiled in only with the
 /// `wasm-relaxed-simd` feature. Its matrix product is the only function compiled with
 /// `target_feature(enable = "relaxed-simd")`.
 #[cfg(feature = "wasm-relaxed-simd")]
-pub static RELAXED: Kernels = Kernels { name: "simd128-relaxed", matmul_q8: matmul_q8_relaxed, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128 };
+pub static RELAXED: Kernels = Kernels { name: "simd128-relaxed", matmul_q8: matmul_q8_relaxed, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128, layout: super::Layout::Interleaved };
 
 /// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
 #[cfg(not(feature = "wasm-relaxed-simd"))]
@@ -223,13 +223,234 @@ fn reduce4(a: &[v128; 4]) -> v128 {
 }
 
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if w.bias {
+        return matmul_q8_biased(w, x, out);
+    }
     matmul_q8_with::<Widen>(w, x, out);
 }
 
 #[cfg(feature = "wasm-relaxed-simd")]
 #[target_feature(enable = "relaxed-simd")]
 fn matmul_q8_relaxed(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if w.bias {
+        // not this set's layout (`RELAXED.layout`): correct, not fast
+        return scalar::matmul_q8(w, x, out);
+    }
     matmul_q8_with::<Relaxed>(w, x, out);
+}
+
+// ---- the biased interleaved layout (simd128) -------------------------------------------------
+
+/// 16-byte vectors of prepared activations on the stack (32 KiB): [`matmul_q8_biased`]
+/// prepares as many tokens at a time as fit.
+const PREP: usize = 2048;
+/// Group corrections on the stack, likewise.
+const PREP_GROUPS: usize = 1024;
+
+/// The int8 product on [`super::Layout::InterleavedBiased`] weights (the `simd128` set's
+/// layout). A 16-bit lane of weight codes is `256·w_odd + (w_even + 128)`: the even code
+/// is stored biased, so it is the lane's low byte taken unsigned, and the odd code is the
+/// lane shifted right arithmetically by 8. With the activations prepared once per token as
+/// `e = x_even` and `o = x_odd - 256·x_even` (16-bit lanes; `|o| <= 127 + 256·127 = 32639`)
+/// `i32x4.dot_i16x8_s(lane, e) + i32x4.dot_i16x8_s(lane >> 8, o)` sums
+/// `256·w_odd·x_even + (w_even + 128)·x_even + w_odd·x_odd - 256·w_odd·x_even`
+/// `= w_even·x_even + w_odd·x_odd + 128·x_even` over each pair, and subtracting
+/// `128·Σ x_even` per group (prepared too) leaves the exact `Σ w·x` of the scalar kernel.
+/// Per 16 codes and row: one plain load, one `vpsraw`, two `vpmaddwd`, two `vpaddd` —
+/// against two `vpmovsxbw`, which in V8 on x86 all wait for the one shuffle port, in the
+/// widening kernel. The products `|lane·e| <= 32768·127` and `|(lane >> 8)·o| <= 128·32639`
+/// exceed 16 bits but `vpmaddwd` keeps them in 32; the sums wrap like every kernel's i32
+/// sums and their exact total fits.
+///
+/// Then as [`rows_q8`] (four rows per block, [`reduce4`], `acc += isum as f32 * (ws * xs)`
+/// per group ascending). Row-major weights with `bias` do not exist
+/// (`Layout::InterleavedBiased` is interleaved), nor do group sizes that are not multiples
+/// of 16 or rows wider than the stack buffers (16,383 codes) in models a browser runs; those
+/// take the scalar kernel, which reads every layout.
+#[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug)")]
+fn matmul_q8_biased(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if !w.il || w.gs == 0 || !w.gs.is_multiple_of(16) || !w.stride.is_multiple_of(w.gs) {
+        return scalar::matmul_q8(w, x, out);
+    }
+    let (rows, stride, gs) = (w.rows, w.stride, w.gs);
+    let (groups, nb) = (stride / gs, stride / 16);
+    // tokens whose prepared activations fit the stack buffers
+    let per = (PREP / (2 * nb).max(1)).min(PREP_GROUPS / groups.max(1));
+    if per == 0 {
+        return scalar::matmul_q8(w, x, out);
+    }
+    assert!(w.q.len() >= rows * stride && w.s.len() >= rows * groups, "weights too short");
+    assert!(x.q.len() >= x.n * stride && x.s.len() >= x.n * groups, "activations too short");
+    assert!(out.len() >= x.n * rows, "output too short");
+    // not zeroed (36 KiB, as much as a small product costs): every entry a product reads is
+    // written first, through raw pointers
+    let mut prep = core::mem::MaybeUninit::<[v128; PREP]>::uninit();
+    let mut corr = core::mem::MaybeUninit::<[i32; PREP_GROUPS]>::uninit();
+    let (pp, cp) = (prep.as_mut_ptr().cast::<v128>(), corr.as_mut_ptr().cast::<i32>());
+    let mut t0 = 0;
+    while t0 < x.n {
+        let nt = (x.n - t0).min(per);
+        for t in 0..nt {
+            let xq = &x.q[(t0 + t) * stride..(t0 + t + 1) * stride];
+            for (b, c) in xq.chunks_exact(16).enumerate() {
+                // SAFETY: c is 16 readable bytes (WebAssembly loads have no alignment
+                // requirement); 2·(t·nb + b) + 1 < 2·nt·nb <= PREP by the choice of `per`.
+                unsafe {
+                    let v = v128_load(c.as_ptr().cast::<v128>());
+                    // 16-bit lanes of (even, odd) code pairs: the sign-extended even and odd codes
+                    let e = i16x8_shr(i16x8_shl(v, 8), 8);
+                    let o = i16x8_shr(v, 8);
+                    pp.add(2 * (t * nb + b)).write(e);
+                    pp.add(2 * (t * nb + b) + 1).write(i16x8_sub(o, i16x8_shl(e, 8)));
+                }
+            }
+            for g in 0..groups {
+                let even: i32 = xq[g * gs..(g + 1) * gs].iter().step_by(2).map(|&v| v as i32).sum();
+                // SAFETY: t·groups + g < nt·groups <= PREP_GROUPS by the choice of `per`.
+                unsafe { cp.add(t * groups + g).write(128 * even) };
+            }
+        }
+        // SAFETY: the asserts above are `rows_biased`'s contract; prep holds nt·2·nb written
+        // vectors and corr nt·groups written values (just above).
+        unsafe {
+            match gs {
+                32 => rows_biased::<2>(w, x, t0, nt, pp, cp, out),
+                64 => rows_biased::<4>(w, x, t0, nt, pp, cp, out),
+                _ => rows_biased::<0>(w, x, t0, nt, pp, cp, out),
+            }
+        }
+        t0 += nt;
+    }
+}
+
+/// Tokens `t0..t0 + nt` of [`matmul_q8_biased`], their activations prepared in `prep`
+/// (token `t - t0`'s block `b` at `2 * (t - t0) * nb + 2 * b`: `e`, then `o`) and `corr`
+/// (`128·Σ x_even` of token `t - t0`'s group `g` at `(t - t0) * groups + g`).
+///
+/// # Safety
+/// `w.il`, `w.gs = 16 * N16` (any multiple of 16 when `N16 == 0`), `w.stride` a multiple
+/// of `w.gs`, `w.q.len() >= rows * stride`, `w.s.len() >= rows * groups`,
+/// `x.s.len() >= (t0 + nt) * groups`, `out.len() >= (t0 + nt) * rows`,
+/// `2 * nt * stride / 16` vectors from `prep` and `nt * groups` values from `corr` readable
+/// (and written).
+#[inline(always)]
+unsafe fn rows_biased<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, prep: *const v128, corr: *const i32, out: &mut [f32]) {
+    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
+    let n16 = if N16 == 0 { gs / 16 } else { N16 };
+    let (groups, nb) = (stride / gs, stride / 16);
+    let (wq, ws, xs, op) = (w.q.as_ptr(), w.s.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
+    let mut r0 = 0;
+    while r0 < rows {
+        let live = (rows - r0).min(4);
+        let rs = [0, 1, 2, 3].map(|i| i.min(live - 1));
+        for t in 0..nt {
+            // SAFETY: as in `rows_q8` (the interleaved layout), with token t's prepared
+            // vectors at prep[2 * t * nb..] and corrections at corr[t * groups..]: all within
+            // the contract's lengths.
+            unsafe {
+                let wb = wq.add(r0 * stride);
+                let sb = ws.add(r0 * groups);
+                let (pp, cp, xsp) = (prep.add(2 * t * nb), corr.add(t * groups), xs.add((t0 + t) * groups));
+                let acc = if live == 4 {
+                    bblock4::<N16>(wb, sb, pp, cp, xsp, gs, groups, n16)
+                } else {
+                    let wp = rs.map(|i| wb.add(i * gs));
+                    let sp = rs.map(|i| sb.add(i));
+                    bblock(wp, live * gs, sp, live, pp, cp, xsp, groups, n16)
+                };
+                let o = op.add((t0 + t) * rows + r0);
+                *o = f32x4_extract_lane::<0>(acc);
+                if live > 1 {
+                    *o.add(1) = f32x4_extract_lane::<1>(acc);
+                }
+                if live > 2 {
+                    *o.add(2) = f32x4_extract_lane::<2>(acc);
+                }
+                if live > 3 {
+                    *o.add(3) = f32x4_extract_lane::<3>(acc);
+                }
+            }
+        }
+        r0 += live;
+    }
+}
+
+/// Per row `i`, `a[i]` plus four i32 partial sums whose total is `Σ w·x + 128·Σ x_even`
+/// over the `16 * n16` biased codes at `w[i]` and the prepared activation vectors at `p`
+/// ([`matmul_q8_biased`]).
+///
+/// # Safety
+/// `w[i]..w[i] + 16 * n16` and `2 * n16` vectors from `p` must be readable.
+#[inline(always)]
+unsafe fn bdot4(w: &[*const i8; 4], p: *const v128, n16: usize) -> [v128; 4] {
+    let mut a = [i32x4_splat(0); 4];
+    // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
+    unsafe {
+        for b in 0..n16 {
+            let (e, o) = (*p.add(2 * b), *p.add(2 * b + 1));
+            for (a, &w) in a.iter_mut().zip(w) {
+                let v = v128_load(w.add(16 * b).cast::<v128>());
+                *a = i32x4_add(i32x4_add(*a, i32x4_dot_i16x8(v, e)), i32x4_dot_i16x8(i16x8_shr(v, 8), o));
+            }
+        }
+    }
+    a
+}
+
+/// [`block4`] for the biased layout: one whole interleaved block of four rows against one
+/// token's prepared activations `p` and group corrections `c`.
+///
+/// # Safety
+/// `4 * gs * groups` codes from `w`, `4 * groups` scales from `s`, `2 * groups * n16`
+/// vectors from `p`, `groups` values from `c` and scales from `xsp` must be readable;
+/// `gs = 16 * n16` (`= 16 * N16` unless `N16 == 0`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn bblock4<const N16: usize>(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut c: *const i32, mut xsp: *const f32, gs: usize, groups: usize, n16: usize) -> v128 {
+    let (gs, n16) = if N16 == 0 { (gs, n16) } else { (16 * N16, N16) };
+    let mut acc = f32x4_splat(0.0);
+    // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
+    unsafe {
+        for _ in 0..groups {
+            let wp = [w, w.add(gs), w.add(2 * gs), w.add(3 * gs)];
+            let isum = i32x4_sub(reduce4(&bdot4(&wp, p, n16)), i32x4_splat(*c));
+            let sc = f32x4_mul(v128_load(s.cast::<v128>()), f32x4_splat(*xsp));
+            acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
+            w = w.add(4 * gs);
+            s = s.add(4);
+            p = p.add(2 * n16);
+            c = c.add(1);
+            xsp = xsp.add(1);
+        }
+    }
+    acc
+}
+
+/// [`block`] for the biased layout (the interleaved layout's last block of fewer than four
+/// rows): rows from four pointers moving `gstep` codes per group, scales from four moving
+/// `sgstep`. Not inlined: one copy.
+///
+/// # Safety
+/// As [`bblock4`], with each row's `groups` groups at `wp[i] + g * gstep` and scales at
+/// `sp[i] + g * sgstep`.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn bblock(mut wp: [*const i8; 4], gstep: usize, mut sp: [*const f32; 4], sgstep: usize, mut p: *const v128, mut c: *const i32, mut xsp: *const f32, groups: usize, n16: usize) -> v128 {
+    let mut acc = f32x4_splat(0.0);
+    // SAFETY: the caller's contract.
+    unsafe {
+        for _ in 0..groups {
+            let isum = i32x4_sub(reduce4(&bdot4(&wp, p, n16)), i32x4_splat(*c));
+            let sc = f32x4_mul(f32x4(*sp[0], *sp[1], *sp[2], *sp[3]), f32x4_splat(*xsp));
+            acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
+            wp = wp.map(|q| q.add(gstep));
+            sp = sp.map(|q| q.add(sgstep));
+            p = p.add(2 * n16);
+            c = c.add(1);
+            xsp = xsp.add(1);
+        }
+    }
+    acc
 }
 
 /// The checks and the dispatch on group size and layout shared by both sets.
@@ -613,9 +834,11 @@ fn softmax_simd128(x: &mut [f32]) {
 }
 
 /// [`super::attend`] for an f32 cache with four-lane vectors (an f16 cache takes the
-/// portable function): scores eight positions at a time (two vectors, `j` ascending, then
-/// `* scale`), [`softmax_simd128`], outputs eight elements at a time (`s` ascending); the
-/// tails as in the portable function.
+/// portable function): scores 32 then eight positions at a time (`j` ascending, then
+/// `* scale`), [`softmax_simd128`], outputs 24 then eight elements at a time (`s`
+/// ascending); the tails as in the portable function. The wide steps give the CPU
+/// independent chains of additions (a step of two vectors waited on each addition's
+/// latency: 6.5% of a stories15M decode step in Node 20).
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 fn attend_simd128(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
@@ -626,7 +849,24 @@ fn attend_simd128(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale:
     let len = sc.len();
     let body = len - len % 8;
     let scv = f32x4_splat(scale);
-    for base in (0..body).step_by(8) {
+    // scores, 32 positions at a time (eight independent sums: one sum's additions are a
+    // chain), then 8; every score is its own `Σ_j q[j]·k_j[s]` with `j` ascending either way
+    let mut base = 0;
+    while base + 32 <= body {
+        let mut a = [f32x4_splat(0.0); 8];
+        for (j, &qj) in q.iter().enumerate() {
+            let kr = &k[j * ks + base..j * ks + base + 32];
+            let qv = f32x4_splat(qj);
+            for (i, a) in a.iter_mut().enumerate() {
+                *a = f32x4_add(*a, f32x4_mul(qv, ld4(&kr[4 * i..])));
+            }
+        }
+        for (i, a) in a.iter().enumerate() {
+            st4(&mut sc[base + 4 * i..base + 4 * i + 4], f32x4_mul(*a, scv));
+        }
+        base += 32;
+    }
+    while base < body {
         let (mut a0, mut a1) = (f32x4_splat(0.0), f32x4_splat(0.0));
         for (j, &qj) in q.iter().enumerate() {
             let kr = &k[j * ks + base..j * ks + base + 8];
@@ -636,6 +876,7 @@ fn attend_simd128(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale:
         }
         st4(&mut sc[base..base + 4], f32x4_mul(a0, scv));
         st4(&mut sc[base + 4..base + 8], f32x4_mul(a1, scv));
+        base += 8;
     }
     for s in body..len {
         let mut a = 0.0f32;
@@ -645,8 +886,24 @@ fn attend_simd128(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale:
         sc[s] = a * scale;
     }
     softmax_simd128(sc);
+    // outputs, 24 elements at a time (six independent sums), then 8; each element is
+    // `Σ_s p[s]·v_s` with `s` ascending either way
     let out = &mut out[..hs];
     let mut c0 = 0;
+    while c0 + 24 <= hs {
+        let mut a = [f32x4_splat(0.0); 6];
+        for (s, &p) in sc.iter().enumerate() {
+            let vr = &v[s * vs + c0..s * vs + c0 + 24];
+            let pv = f32x4_splat(p);
+            for (i, a) in a.iter_mut().enumerate() {
+                *a = f32x4_add(*a, f32x4_mul(pv, ld4(&vr[4 * i..])));
+            }
+        }
+        for (i, a) in a.iter().enumerate() {
+            st4(&mut out[c0 + 4 * i..c0 + 4 * i + 4], *a);
+        }
+        c0 += 24;
+    }
     while c0 + 8 <= hs {
         let (mut a0, mut a1) = (f32x4_splat(0.0), f32x4_splat(0.0));
         for (s, &p) in sc.iter().enumerate() {

@@ -89,6 +89,7 @@ pub static AVX2: Kernels = Kernels {
     matmul_f32: matmul_f32_avx2,
     quantize: quantize_avx2,
     attend: attend_avx2,
+    layout: super::Layout::RowMajor,
 };
 
 /// AVX-VNNI (256-bit `vpdpbusd`, VEX encoded): replaces the int8 product of [`AVX2`].
@@ -98,6 +99,7 @@ pub static AVX_VNNI: Kernels = Kernels {
     matmul_f32: matmul_f32_avx2,
     quantize: quantize_avx2,
     attend: attend_avx2,
+    layout: super::Layout::RowMajor,
 };
 
 /// AVX-512 VNNI (`vpdpbusd` on 512-bit vectors, two groups of 32 per load): replaces the int8
@@ -108,6 +110,7 @@ pub static AVX512_VNNI: Kernels = Kernels {
     matmul_f32: matmul_f32_avx2,
     quantize: quantize_avx2,
     attend: attend_avx2,
+    layout: super::Layout::RowMajor,
 };
 
 // ---- feature detection ----------------------------------------------------------------------
