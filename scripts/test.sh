@@ -21,9 +21,12 @@ step "clippy: panic-free core (deny lints in src/lib.rs \"Panics\"), no_std and 
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 cargo clippy --release --lib --no-default-features -- -D warnings
 cargo clippy --release --lib -- -D warnings
-# the wasm32 kernels (simd128 and the relaxed-SIMD set); the target is added further down
-# too, add it here first so this step works on a fresh machine
+# the wasm32 kernels, both builds (the simd128 one has the biased-layout kernel, the relaxed
+# one the relaxed-SIMD set); the target is added further down too, add it here first so
+# this step works on a fresh machine
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+RUSTFLAGS="-C target-feature=+simd128" cargo clippy --release --lib --no-default-features \
+  --target wasm32-unknown-unknown --target-dir target/clippy-wasm -- -D warnings
 RUSTFLAGS="-C target-feature=+simd128" cargo clippy --release --lib --no-default-features \
   --features wasm-relaxed-simd --target wasm32-unknown-unknown --target-dir target/clippy-wasm -- -D warnings
 

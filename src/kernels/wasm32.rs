@@ -224,6 +224,12 @@ fn reduce4(a: &[v128; 4]) -> v128 {
 
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if w.bias {
+        // the relaxed build runs its own set on the plain interleaved layout, and keeps this
+        // set only as the lower tier (tests): there the biased layout takes the scalar
+        // kernel, which keeps 8 KB of code out of that module
+        #[cfg(feature = "wasm-relaxed-simd")]
+        return scalar::matmul_q8(w, x, out);
+        #[cfg(not(feature = "wasm-relaxed-simd"))]
         return matmul_q8_biased(w, x, out);
     }
     matmul_q8_with::<Widen>(w, x, out);
@@ -241,12 +247,15 @@ fn matmul_q8_relaxed(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 
 // ---- the biased interleaved layout (simd128) -------------------------------------------------
 
+#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// 16-byte vectors of prepared activations on the stack (32 KiB): [`matmul_q8_biased`]
 /// prepares as many tokens at a time as fit.
 const PREP: usize = 2048;
-/// Group corrections on the stack, likewise.
+#[cfg(not(feature = "wasm-relaxed-simd"))]
+/// Group corrections on the stack (16 KiB), likewise.
 const PREP_GROUPS: usize = 1024;
 
+#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// The int8 product on [`super::Layout::InterleavedBiased`] weights (the `simd128` set's
 /// layout). A 16-bit lane of weight codes is `256·w_odd + (w_even + 128)`: the even code
 /// is stored biased, so it is the lane's low byte taken unsigned, and the odd code is the
@@ -255,7 +264,8 @@ const PREP_GROUPS: usize = 1024;
 /// `i32x4.dot_i16x8_s(lane, e) + i32x4.dot_i16x8_s(lane >> 8, o)` sums
 /// `256·w_odd·x_even + (w_even + 128)·x_even + w_odd·x_odd - 256·w_odd·x_even`
 /// `= w_even·x_even + w_odd·x_odd + 128·x_even` over each pair, and subtracting
-/// `128·Σ x_even` per group (prepared too) leaves the exact `Σ w·x` of the scalar kernel.
+/// `128·Σ x_even` per group (prepared too, as the vector `[-128·Σ x_even, 0, 0, 0]` that
+/// each row's sums start from) leaves the exact `Σ w·x` of the scalar kernel.
 /// Per 16 codes and row: one plain load, one `vpsraw`, two `vpmaddwd`, two `vpaddd` —
 /// against two `vpmovsxbw`, which in V8 on x86 all wait for the one shuffle port, in the
 /// widening kernel. The products `|lane·e| <= 32768·127` and `|(lane >> 8)·o| <= 128·32639`
@@ -285,8 +295,8 @@ fn matmul_q8_biased(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     // not zeroed (36 KiB, as much as a small product costs): every entry a product reads is
     // written first, through raw pointers
     let mut prep = core::mem::MaybeUninit::<[v128; PREP]>::uninit();
-    let mut corr = core::mem::MaybeUninit::<[i32; PREP_GROUPS]>::uninit();
-    let (pp, cp) = (prep.as_mut_ptr().cast::<v128>(), corr.as_mut_ptr().cast::<i32>());
+    let mut corr = core::mem::MaybeUninit::<[v128; PREP_GROUPS]>::uninit();
+    let (pp, cp) = (prep.as_mut_ptr().cast::<v128>(), corr.as_mut_ptr().cast::<v128>());
     let mut t0 = 0;
     while t0 < x.n {
         let nt = (x.n - t0).min(per);
@@ -307,7 +317,7 @@ fn matmul_q8_biased(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
             for g in 0..groups {
                 let even: i32 = xq[g * gs..(g + 1) * gs].iter().step_by(2).map(|&v| v as i32).sum();
                 // SAFETY: t·groups + g < nt·groups <= PREP_GROUPS by the choice of `per`.
-                unsafe { cp.add(t * groups + g).write(128 * even) };
+                unsafe { cp.add(t * groups + g).write(i32x4(-128 * even, 0, 0, 0)) };
             }
         }
         // SAFETY: the asserts above are `rows_biased`'s contract; prep holds nt·2·nb written
@@ -323,9 +333,10 @@ fn matmul_q8_biased(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     }
 }
 
+#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// Tokens `t0..t0 + nt` of [`matmul_q8_biased`], their activations prepared in `prep`
 /// (token `t - t0`'s block `b` at `2 * (t - t0) * nb + 2 * b`: `e`, then `o`) and `corr`
-/// (`128·Σ x_even` of token `t - t0`'s group `g` at `(t - t0) * groups + g`).
+/// (`[-128·Σ x_even, 0, 0, 0]` of token `t - t0`'s group `g` at `(t - t0) * groups + g`).
 ///
 /// # Safety
 /// `w.il`, `w.gs = 16 * N16` (any multiple of 16 when `N16 == 0`), `w.stride` a multiple
@@ -334,7 +345,7 @@ fn matmul_q8_biased(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 /// `2 * nt * stride / 16` vectors from `prep` and `nt * groups` values from `corr` readable
 /// (and written).
 #[inline(always)]
-unsafe fn rows_biased<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, prep: *const v128, corr: *const i32, out: &mut [f32]) {
+unsafe fn rows_biased<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, prep: *const v128, corr: *const v128, out: &mut [f32]) {
     let (gs, stride, rows) = (w.gs, w.stride, w.rows);
     let n16 = if N16 == 0 { gs / 16 } else { N16 };
     let (groups, nb) = (stride / gs, stride / 16);
@@ -375,15 +386,16 @@ unsafe fn rows_biased<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, t0: usize,
     }
 }
 
-/// Per row `i`, `a[i]` plus four i32 partial sums whose total is `Σ w·x + 128·Σ x_even`
-/// over the `16 * n16` biased codes at `w[i]` and the prepared activation vectors at `p`
-/// ([`matmul_q8_biased`]).
+#[cfg(not(feature = "wasm-relaxed-simd"))]
+/// Per row `i`, four i32 partial sums whose total is `Σ w·x + 128·Σ x_even` over the
+/// `16 * n16` biased codes at `w[i]` and the prepared activation vectors at `p`
+/// ([`matmul_q8_biased`]), plus the lanes of `init`.
 ///
 /// # Safety
 /// `w[i]..w[i] + 16 * n16` and `2 * n16` vectors from `p` must be readable.
 #[inline(always)]
-unsafe fn bdot4(w: &[*const i8; 4], p: *const v128, n16: usize) -> [v128; 4] {
-    let mut a = [i32x4_splat(0); 4];
+unsafe fn bdot4(init: v128, w: &[*const i8; 4], p: *const v128, n16: usize) -> [v128; 4] {
+    let mut a = [init; 4];
     // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
     unsafe {
         for b in 0..n16 {
@@ -397,6 +409,7 @@ unsafe fn bdot4(w: &[*const i8; 4], p: *const v128, n16: usize) -> [v128; 4] {
     a
 }
 
+#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// [`block4`] for the biased layout: one whole interleaved block of four rows against one
 /// token's prepared activations `p` and group corrections `c`.
 ///
@@ -406,14 +419,14 @@ unsafe fn bdot4(w: &[*const i8; 4], p: *const v128, n16: usize) -> [v128; 4] {
 /// `gs = 16 * n16` (`= 16 * N16` unless `N16 == 0`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn bblock4<const N16: usize>(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut c: *const i32, mut xsp: *const f32, gs: usize, groups: usize, n16: usize) -> v128 {
+unsafe fn bblock4<const N16: usize>(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut c: *const v128, mut xsp: *const f32, gs: usize, groups: usize, n16: usize) -> v128 {
     let (gs, n16) = if N16 == 0 { (gs, n16) } else { (16 * N16, N16) };
     let mut acc = f32x4_splat(0.0);
     // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
     unsafe {
         for _ in 0..groups {
             let wp = [w, w.add(gs), w.add(2 * gs), w.add(3 * gs)];
-            let isum = i32x4_sub(reduce4(&bdot4(&wp, p, n16)), i32x4_splat(*c));
+            let isum = reduce4(&bdot4(*c, &wp, p, n16));
             let sc = f32x4_mul(v128_load(s.cast::<v128>()), f32x4_splat(*xsp));
             acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
             w = w.add(4 * gs);
@@ -426,6 +439,7 @@ unsafe fn bblock4<const N16: usize>(mut w: *const i8, mut s: *const f32, mut p: 
     acc
 }
 
+#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// [`block`] for the biased layout (the interleaved layout's last block of fewer than four
 /// rows): rows from four pointers moving `gstep` codes per group, scales from four moving
 /// `sgstep`. Not inlined: one copy.
@@ -435,12 +449,12 @@ unsafe fn bblock4<const N16: usize>(mut w: *const i8, mut s: *const f32, mut p: 
 /// `sp[i] + g * sgstep`.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn bblock(mut wp: [*const i8; 4], gstep: usize, mut sp: [*const f32; 4], sgstep: usize, mut p: *const v128, mut c: *const i32, mut xsp: *const f32, groups: usize, n16: usize) -> v128 {
+unsafe fn bblock(mut wp: [*const i8; 4], gstep: usize, mut sp: [*const f32; 4], sgstep: usize, mut p: *const v128, mut c: *const v128, mut xsp: *const f32, groups: usize, n16: usize) -> v128 {
     let mut acc = f32x4_splat(0.0);
     // SAFETY: the caller's contract.
     unsafe {
         for _ in 0..groups {
-            let isum = i32x4_sub(reduce4(&bdot4(&wp, p, n16)), i32x4_splat(*c));
+            let isum = reduce4(&bdot4(*c, &wp, p, n16));
             let sc = f32x4_mul(f32x4(*sp[0], *sp[1], *sp[2], *sp[3]), f32x4_splat(*xsp));
             acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
             wp = wp.map(|q| q.add(gstep));
