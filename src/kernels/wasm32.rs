@@ -36,6 +36,23 @@
 //! eight rows per block, a volatile store after each row's step to pin the order, touching
 //! weights ahead (wasm has no prefetch), `i16x8.extmul` + `extadd_pairwise` (8 GB/s).
 //!
+//! # The biased interleaved layout (simd128)
+//!
+//! The `vpmovsxbw` sign extensions are shuffles, and on Intel cores every shuffle waits for
+//! one port: ten per block of four rows and 16 codes, so at most 6.4 codes per cycle
+//! (about 18 GB/s at this Xeon's clock: where the widening kernel stops). The `simd128` set's
+//! own layout ([`super::Layout::InterleavedBiased`], `Kernels::layout`) is the interleaved
+//! one with every even-indexed code stored as `code ^ 0x80`; then a 16-bit lane of two codes
+//! is `256·odd + (even + 128)` and needs one arithmetic shift (`vpsraw`, any of two ports)
+//! for the odd code and nothing for the even one, against prepared 16-bit activations
+//! ([`matmul_q8_biased`] gives the algebra; exact). Measured 2026-11-29 under Node 20 in
+//! one process, alternating: 20.5–22.5 GB/s against 17.5–18.9 for the widening kernel on
+//! the interleaved layout (stories15M shapes), 15.2–16.9 against 13.6–15.3 for the 9 MB
+//! classifier; decode of the 15M shape +7–18% (A/B against the previous package). Only
+//! the simd128 build compiles it: the relaxed build's `simd128` set (kept as the lower tier)
+//! reads a biased matrix through the scalar kernel. Tried with it, no gain: two groups per
+//! loop iteration (more spills), a run-time block count (a loop per 16 codes; 15–30% slower).
+//!
 //! # Float kernels
 //!
 //! `quantize`, SwiGLU and attention (with its softmax) have explicit four-lane versions
