@@ -46,6 +46,7 @@ if [ -z "${MIRI_FULL:-}" ]; then
         attend_each_row_equals_attend \
         softmax_equals_running_max_reference \
         kernels::tests::quantize_equals_reference \
+        kernels::tests::softmax_avx2_equals_portable \
         sampler::tests::top_p_cutoff_trick_equals_full_sort \
         tokenizer::bpe::tests::matches_naive_on_random_words \
         tokenizer::bpe::tests::in_place_merge_matches_the_engine; do

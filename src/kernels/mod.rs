@@ -413,6 +413,23 @@ pub(crate) fn attend_body(
     sc: &mut [f32],
     out: &mut [f32],
 ) {
+    attend_body_with(kv, kstride, vstride, q, scale, sc, out, softmax)
+}
+
+/// [`attend_body`] with another implementation of [`softmax`] (a kernel set's, the same bits).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
+pub(crate) fn attend_body_with(
+    kv: KvHead<'_>,
+    kstride: usize,
+    vstride: usize,
+    q: &[f32],
+    scale: f32,
+    sc: &mut [f32],
+    out: &mut [f32],
+    sm: impl Fn(&mut [f32]),
+) {
     let hs = q.len();
     // scores, eight positions at a time in a register-sized accumulator (then the tail)
     let pos = |sc: &mut [f32], base: usize, kk: &dyn Fn(usize, usize) -> f32| {
@@ -464,7 +481,7 @@ pub(crate) fn attend_body(
             pos(chunks.into_remainder(), base, &|at, _| k[at].to_f32());
         }
     }
-    softmax(sc);
+    sm(sc);
     // out = Σ_s sc[s]·v_s, eight elements at a time in a register-sized accumulator
     let out = &mut out[..hs];
     let mut c0 = 0;
@@ -621,9 +638,27 @@ pub(crate) fn attend_rows_body(
     sstride: usize,
     out: &mut [f32],
 ) {
+    attend_rows_body_with(kv, kstride, vstride, rows, scale, sc, sstride, out, softmax)
+}
+
+/// [`attend_rows_body`] with another implementation of [`softmax`] (a kernel set's, the
+/// same bits).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend_rows_body_with(
+    kv: KvHead<'_>,
+    kstride: usize,
+    vstride: usize,
+    rows: &AttRows<'_>,
+    scale: f32,
+    sc: &mut [f32],
+    sstride: usize,
+    out: &mut [f32],
+    sm: impl Fn(&mut [f32]) + Copy,
+) {
     match kv {
-        KvHead::F32 { k, v } => rows_typed(k, v, kstride, vstride, rows, scale, sc, sstride, out),
-        KvHead::F16 { k, v } => rows_typed(k, v, kstride, vstride, rows, scale, sc, sstride, out),
+        KvHead::F32 { k, v } => rows_typed(k, v, kstride, vstride, rows, scale, sc, sstride, out, sm),
+        KvHead::F16 { k, v } => rows_typed(k, v, kstride, vstride, rows, scale, sc, sstride, out, sm),
     }
 }
 
@@ -640,19 +675,20 @@ fn rows_typed<T: KvElem>(
     sc: &mut [f32],
     ss: usize,
     out: &mut [f32],
+    sm: impl Fn(&mut [f32]) + Copy,
 ) {
     let n = rows.n.min(ATT_ROWS);
     let mut r0 = 0;
     while r0 < n {
         let left = n - r0;
         r0 += if left >= 8 {
-            rows_group::<T, 8>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+            rows_group::<T, 8>(k, v, ks, vs, rows, r0, scale, sc, ss, out, sm)
         } else if left >= 4 {
-            rows_group::<T, 4>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+            rows_group::<T, 4>(k, v, ks, vs, rows, r0, scale, sc, ss, out, sm)
         } else if left >= 2 {
-            rows_group::<T, 2>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+            rows_group::<T, 2>(k, v, ks, vs, rows, r0, scale, sc, ss, out, sm)
         } else {
-            rows_group::<T, 1>(k, v, ks, vs, rows, r0, scale, sc, ss, out)
+            rows_group::<T, 1>(k, v, ks, vs, rows, r0, scale, sc, ss, out, sm)
         };
     }
 }
@@ -676,6 +712,7 @@ fn rows_group<T: KvElem, const R: usize>(
     sc: &mut [f32],
     ss: usize,
     out: &mut [f32],
+    sm: impl Fn(&mut [f32]),
 ) -> usize {
     let hs = rows.hs;
     let q: [&[f32]; R] = core::array::from_fn(|i| &rows.q[rows.at[r0 + i]..rows.at[r0 + i] + hs]);
@@ -715,7 +752,7 @@ fn rows_group<T: KvElem, const R: usize>(
         }
     }
     for (r, &l) in len.iter().enumerate() {
-        softmax(&mut sc[r * ss..r * ss + l]);
+        sm(&mut sc[r * ss..r * ss + l]);
     }
     // outputs, eight elements at a time
     let sc = &*sc;

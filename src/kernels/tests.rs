@@ -791,3 +791,47 @@ fn interleave_layout_is_the_documented_one() {
     assert!(!lay.apply(&mut m, 1, &mut vec![0; 11]));
     assert_eq!(m, want);
 }
+
+/// The AVX2 softmax (explicit intrinsics: its own `exp` on eight lanes, masked tails) equals
+/// the portable one bit for bit: every length 1..=41 and some longer, plain values and
+/// values mixed with NaN, ±inf, ±0, subnormals and values past `exp`'s clamps (so the
+/// maximum is NaN-free, infinite, or the row all -inf).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn softmax_avx2_equals_portable() {
+    let specials = [0.0f32, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 88.0, 88.8, -87.4, -100.0, 1e-40, 3.0, -3.0];
+    let mut rng = Rng(77);
+    for len in (1..=41).chain([64, 172, 300]) {
+        for trial in 0..60u64 {
+            let x: Vec<f32> = (0..len)
+                .map(|_| {
+                    let r = rng.next();
+                    if trial >= 10 && r % 4 == 0 {
+                        specials[(r >> 8) as usize % specials.len()]
+                    } else if trial % 3 == 0 {
+                        rng.f32() * 400.0 - 200.0
+                    } else {
+                        rng.f32() * 20.0 - 10.0
+                    }
+                })
+                .collect();
+            let (mut a, mut b) = (x.clone(), x.clone());
+            softmax(&mut a);
+            x86_64::softmax_checked(&mut b);
+            for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+                assert!(same(*p, *q), "softmax len={len} trial={trial} [{i}]: avx2 {q:?} portable {p:?} (input {x:?})");
+            }
+        }
+    }
+    // and exp itself through one-element rows: softmax of [v] is 1 (or NaN), so instead
+    // run two-element rows [v, 0] whose first output is exp(v - max(v, 0)) / sum
+    let mut bits = 0u32;
+    while bits < u32::MAX - 9973 {
+        let v = f32::from_bits(bits);
+        let (mut a, mut b) = ([v, 0.0, -1.0], [v, 0.0, -1.0]);
+        softmax(&mut a);
+        x86_64::softmax_checked(&mut b);
+        assert!(a.iter().zip(&b).all(|(p, q)| same(*p, *q)), "softmax [{v:?}, 0, -1]: {b:?} vs {a:?}");
+        bits += 9973;
+    }
+}
