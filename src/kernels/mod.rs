@@ -398,29 +398,15 @@ fn max_finite_abs(m: f32, v: f32) -> f32 {
 /// (dimension-major: one row of positions per dimension); values by position,
 /// `v_s = v[s * vstride..s * vstride + hs]`.
 pub fn attend(kv: KvHead<'_>, kstride: usize, vstride: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
-    attend_body(kv, kstride, vstride, q, scale, sc, out)
+    attend_body(kv, kstride, vstride, q, scale, sc, out, softmax)
 }
 
-/// The body of [`attend`], inlined into each kernel set's copy (same source, same bits).
-#[inline(always)]
-#[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
-pub(crate) fn attend_body(
-    kv: KvHead<'_>,
-    kstride: usize,
-    vstride: usize,
-    q: &[f32],
-    scale: f32,
-    sc: &mut [f32],
-    out: &mut [f32],
-) {
-    attend_body_with(kv, kstride, vstride, q, scale, sc, out, softmax)
-}
-
-/// [`attend_body`] with another implementation of [`softmax`] (a kernel set's, the same bits).
+/// The body of [`attend`] with `sm` for [`softmax`], inlined into each kernel set's copy
+/// (same source, same bits; `sm` is [`softmax`] or a set's copy of it with the same bits).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
-pub(crate) fn attend_body_with(
+pub(crate) fn attend_body(
     kv: KvHead<'_>,
     kstride: usize,
     vstride: usize,
@@ -557,7 +543,7 @@ pub fn attend_rows(kv: KvHead<'_>, kstride: usize, vstride: usize, rows: &AttRow
     if cfg!(not(any(target_arch = "x86_64", target_arch = "aarch64"))) {
         return attend_each_row(kv, kstride, vstride, rows, scale, sc, sstride, out);
     }
-    attend_rows_body(kv, kstride, vstride, rows, scale, sc, sstride, out)
+    attend_rows_body(kv, kstride, vstride, rows, scale, sc, sstride, out, softmax)
 }
 
 /// [`attend_rows`] as one [`attend`] per row (what it does on wasm32 and 32-bit targets).
@@ -625,27 +611,11 @@ impl KvElem for half::f16 {
     }
 }
 
-/// The body of [`attend_rows`], inlined into each kernel set's copy (same source, same bits).
+/// The body of [`attend_rows`] with `sm` for [`softmax`], inlined into each kernel set's
+/// copy (same source, same bits; `sm` is [`softmax`] or a set's copy of it with the same bits).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend_rows_body(
-    kv: KvHead<'_>,
-    kstride: usize,
-    vstride: usize,
-    rows: &AttRows<'_>,
-    scale: f32,
-    sc: &mut [f32],
-    sstride: usize,
-    out: &mut [f32],
-) {
-    attend_rows_body_with(kv, kstride, vstride, rows, scale, sc, sstride, out, softmax)
-}
-
-/// [`attend_rows_body`] with another implementation of [`softmax`] (a kernel set's, the
-/// same bits).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn attend_rows_body_with(
     kv: KvHead<'_>,
     kstride: usize,
     vstride: usize,

@@ -964,7 +964,7 @@ fn attend_avx2(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f3
 #[target_feature(enable = "avx2")]
 unsafe fn attend_avx2_inner(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f32], scale: f32, sc: &mut [f32], out: &mut [f32]) {
     // SAFETY: AVX2 is available (this function's contract).
-    super::attend_body_with(kv, ks, vs, q, scale, sc, out, |x: &mut [f32]| unsafe { softmax_avx2(x) })
+    super::attend_body(kv, ks, vs, q, scale, sc, out, |x: &mut [f32]| unsafe { softmax_avx2(x) })
 }
 
 /// [`super::exp`] on eight lanes: the same operations in the same order (multiply and add
@@ -1141,7 +1141,7 @@ fn attend_rows_avx2(kv: super::KvHead<'_>, ks: usize, vs: usize, rows: &super::A
 #[target_feature(enable = "avx2")]
 unsafe fn attend_rows_avx2_inner(kv: super::KvHead<'_>, ks: usize, vs: usize, rows: &super::AttRows<'_>, scale: f32, sc: &mut [f32], ss: usize, out: &mut [f32]) {
     // SAFETY: AVX2 is available (this function's contract).
-    super::attend_rows_body_with(kv, ks, vs, rows, scale, sc, ss, out, |x: &mut [f32]| unsafe { softmax_avx2(x) })
+    super::attend_rows_body(kv, ks, vs, rows, scale, sc, ss, out, |x: &mut [f32]| unsafe { softmax_avx2(x) })
 }
 
 fn matmul_f32_avx2(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
