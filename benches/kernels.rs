@@ -176,7 +176,7 @@ fn time(k: &Kernels, c: &Case, rows: usize, cols: usize, n: usize, hot: bool, ro
                 stride,
                 gs: GS,
                 il: false,
-                bias: false,
+                quads: false,
             };
             (k.matmul_q8)(black_box(&w), black_box(&x), &mut out);
             black_box(&mut out);

@@ -381,8 +381,9 @@ fn matmul(
     let (span, by_rows) = if n == 1 { (rows, true) } else { (n, false) };
     let parts = threads.min(span).max(1);
     let bounds = |c: usize| {
-        // row chunks are multiples of 8 so kernels that block rows by 8 keep their blocks
-        let unit = if by_rows { 8 } else { 1 };
+        // row chunks are multiples of 16 so kernels that block rows by 8 keep their blocks,
+        // and a chunk of an interleaved matrix (blocks of 4 or 16 rows) is again one
+        let unit = if by_rows { 16 } else { 1 };
         let per = span.div_ceil(parts).div_ceil(unit) * unit;
         ((c * per).min(span), ((c + 1) * per).min(span))
     };
@@ -401,12 +402,12 @@ fn matmul(
             Matrix::F32 { w, cols, .. } => {
                 (k.matmul_f32)(&w[r0 * cols..r1 * cols], r1 - r0, cols, &x[t0 * cols..t1 * cols], nt, o)
             }
-            Matrix::Q8 { q, s, cols, gs, il, bias, .. } => {
+            Matrix::Q8 { q, s, cols, gs, il, quads, .. } => {
                 let groups = cols.div_ceil(gs);
                 let stride = groups * gs;
-                // rows r0..r1 of the interleaved layout are such a matrix too: r0 is a multiple
-                // of 8 (`bounds`), so of the layout's blocks of four
-                let w = QRows { q: &q[r0 * stride..r1 * stride], s: &s[r0 * groups..r1 * groups], rows: r1 - r0, stride, gs, il, bias };
+                // rows r0..r1 of an interleaved layout are such a matrix too: r0 is a multiple
+                // of 16 (`bounds`), so of the layouts' blocks of 4 or 16 rows
+                let w = QRows { q: &q[r0 * stride..r1 * stride], s: &s[r0 * groups..r1 * groups], rows: r1 - r0, stride, gs, il, quads };
                 let a = QActs { q: &xq[t0 * stride..t1 * stride], s: &xs[t0 * groups..t1 * groups], n: nt };
                 (k.matmul_q8)(&w, &a, o);
             }

@@ -44,9 +44,8 @@ pub enum Matrix<'a> {
         /// `q` and `s` are interleaved by four rows ([`crate::kernels::Interleave`]), as
         /// [`Model::from_bytes_in`] leaves them; row-major otherwise.
         il: bool,
-        /// With `il`: the codes at even indices of `q` are stored with their sign bit
-        /// flipped ([`crate::kernels::Layout::InterleavedBiased`]).
-        bias: bool,
+        /// With `il`: `q` and `s` are in quads ([`crate::kernels::Layout::Quads`]).
+        quads: bool,
     },
 }
 
@@ -81,19 +80,35 @@ impl Matrix<'_> {
                 };
                 out.copy_from_slice(row);
             }
-            Matrix::Q8 { q, s, rows, cols, gs, il, bias } => {
+            Matrix::Q8 { q, s, rows, cols, gs, il, quads } => {
+                use crate::kernels::Interleave;
                 let groups = cols.div_ceil(gs.max(1));
-                let lay = crate::kernels::Interleave { rows, groups };
+                let lay = Interleave { rows, groups };
                 // r < rows and rows * groups * gs not overflowing keep `lay.at` in range
                 let fits = r < rows && gs > 0 && rows.checked_mul(groups).and_then(|n| n.checked_mul(gs)).is_some();
                 for (g, o) in out.chunks_mut(gs.max(1)).enumerate().take(if fits { groups } else { 0 }) {
+                    if il && quads {
+                        let Some(&scale) = s.get(lay.at_in(Interleave::QUAD_BLOCK, r, g, 1)) else {
+                            debug_assert!(false, "row_into: row {r} out of range");
+                            return;
+                        };
+                        for (i, o) in o.iter_mut().enumerate() {
+                            let at = Interleave::quad_code_at(rows, groups * gs, r, g * gs + i);
+                            let Some(&v) = q.get(at) else {
+                                debug_assert!(false, "row_into: row {r} out of range");
+                                return;
+                            };
+                            *o = Interleave::code(v, at, true) as f32 * scale;
+                        }
+                        continue;
+                    }
                     let at = lay.at(il, r, g, gs);
                     let (Some(qg), Some(&scale)) = (q.get(at..at + o.len()), s.get(lay.at(il, r, g, 1))) else {
                         debug_assert!(false, "row_into: row {r} out of range");
                         return;
                     };
-                    for (i, (o, &v)) in o.iter_mut().zip(qg).enumerate() {
-                        *o = crate::kernels::Interleave::code(v, at + i, bias) as f32 * scale;
+                    for (o, &v) in o.iter_mut().zip(qg) {
+                        *o = v as f32 * scale;
                     }
                 }
                 debug_assert!(fits, "row_into: row {r} out of range");
@@ -296,9 +311,10 @@ impl<'a> Model<'a> {
     }
 
     /// [`Model::from_bytes`], then every int8 matrix rewritten in place into `layout`
-    /// (four-row interleaved, [`crate::kernels::Interleave`], and for
-    /// [`Layout::InterleavedBiased`] with the even-indexed codes' sign bits flipped), which
-    /// the returned model's [`Matrix::Q8`] views say (`il`, `bias`). For the kernels that read
+    /// (four-row interleaved, [`crate::kernels::Interleave`], or quads, [`Layout::Quads`],
+    /// which a group size that is not a multiple of 4 turns into [`Layout::Interleaved`]:
+    /// [`Model::layout`] says which), as the returned model's [`Matrix::Q8`] views say
+    /// (`il`, `quads`). For the kernels that read
     /// such a layout faster ([`crate::kernels::Kernels::layout`]: wasm32; the others read it
     /// through the scalar kernel, so use [`Model::from_bytes`] there). The results are bit
     /// for bit those of the row-major model. `scratch` needs [`Model::interleave_scratch_len`]
@@ -323,6 +339,7 @@ impl<'a> Model<'a> {
             }
             (m.config, m.dir_off)
         };
+        let layout = if layout == Layout::Quads && !config.group_size.is_multiple_of(4) { Layout::Interleaved } else { layout };
         let count = GLOBAL_SLOTS + LAYER_SLOTS * config.n_layers;
         for i in 0..count {
             let e = raw_entry(&*bytes, dir_off + i * ENTRY_LEN);
@@ -333,13 +350,24 @@ impl<'a> Model<'a> {
             let (rows, groups, gs) = (e.rows as usize, (e.cols as usize).div_ceil(config.group_size), config.group_size);
             let lay = crate::kernels::Interleave { rows, groups };
             let (q0, s0) = (e.data_off as usize, e.scale_off as usize);
-            let done = bytes.get_mut(q0..q0 + rows * groups * gs).is_some_and(|q| {
-                let ok = lay.apply(q, gs, scratch);
-                if ok && layout.biased() {
-                    crate::kernels::Interleave::bias_even(q);
+            let (ql, sl) = (rows * groups * gs, rows * groups * 4);
+            let done = if layout == Layout::Quads {
+                // the sections do not overlap (the parser checks), so the two ranges are disjoint
+                let (lo, hi, q_first) = if q0 < s0 { (q0, s0, true) } else { (s0, q0, false) };
+                match bytes.get_mut(lo..).map(|b| b.split_at_mut(hi - lo)) {
+                    Some((a, b)) => {
+                        let (q, s) = if q_first { (a.get_mut(..ql), b.get_mut(..sl)) } else { (b.get_mut(..ql), a.get_mut(..sl)) };
+                        match (q, s) {
+                            (Some(q), Some(s)) => crate::kernels::Interleave::apply_quads(rows, groups * gs, groups, q, s, scratch),
+                            _ => false,
+                        }
+                    }
+                    None => false,
                 }
-                ok
-            }) && bytes.get_mut(s0..s0 + rows * groups * 4).is_some_and(|s| lay.apply(s, 4, scratch));
+            } else {
+                bytes.get_mut(q0..q0 + ql).is_some_and(|q| lay.apply(q, gs, scratch))
+                    && bytes.get_mut(s0..s0 + sl).is_some_and(|s| lay.apply(s, 4, scratch))
+            };
             debug_assert!(done, "from_bytes_in: a validated entry out of range");
         }
         let bytes: &'a [u8] = bytes;
@@ -347,8 +375,8 @@ impl<'a> Model<'a> {
         Ok(Model { layout, ..m })
     }
 
-    /// Bytes of scratch [`Model::from_bytes_in`] needs: one block of four rows of the
-    /// widest int8 matrix (codes, or scales if larger); 0 for an f32 model (whose
+    /// Bytes of scratch [`Model::from_bytes_in`] needs: one block of 16 rows of the widest
+    /// int8 matrix (codes, or scales if larger); 0 for an f32 model (whose
     /// `group_size` field means nothing and is not validated).
     pub fn interleave_scratch_len(&self) -> usize {
         if self.config.dtype != DType::Q8 {
@@ -357,8 +385,8 @@ impl<'a> Model<'a> {
         let gs = self.config.group_size.max(1);
         let widest = self.config.dim.max(self.config.hidden_dim).max(self.config.q_dim());
         let groups = widest.div_ceil(gs);
-        let lay = crate::kernels::Interleave { rows: 4, groups };
-        lay.scratch_len(gs).max(lay.scratch_len(4))
+        // blocks of 16 rows (quads) or 4 (interleaved): the larger
+        crate::kernels::Interleave::quads_scratch_len(groups.saturating_mul(gs), groups)
     }
 
     /// Whether the int8 matrices are interleaved ([`Model::from_bytes_in`]).
@@ -437,7 +465,7 @@ impl<'a> Model<'a> {
                 let groups = cols.div_ceil(gs);
                 let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs)?;
                 let s = f32s(self.bytes, e.scale_off as usize, rows * groups)?;
-                Some(Matrix::Q8 { q, s, rows, cols, gs, il: self.layout.interleaved(), bias: self.layout.biased() })
+                Some(Matrix::Q8 { q, s, rows, cols, gs, il: self.layout.interleaved(), quads: self.layout == Layout::Quads })
             }
             _ => None,
         }

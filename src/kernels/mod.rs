@@ -41,8 +41,7 @@ mod tests;
 
 /// Rows of an int8 weight matrix: `rows` rows of `stride` codes (a whole number of groups of
 /// `gs`, zero-padded) and `rows * stride / gs` scales, row-major or, with `il`, interleaved
-/// by four rows ([`Interleave`]), and with `bias` (only together with `il`) every code at an
-/// even index of `q` stored with its sign bit flipped ([`Layout::InterleavedBiased`]).
+/// by four rows ([`Interleave`]) or, with `il` and `quads`, in quads ([`Layout::Quads`]).
 #[derive(Debug, Clone, Copy)]
 pub struct QRows<'a> {
     /// `(rows, stride)` codes.
@@ -55,11 +54,11 @@ pub struct QRows<'a> {
     pub stride: usize,
     /// Group size.
     pub gs: usize,
-    /// `q` and `s` are in the four-row interleaved layout ([`Interleave`]), not row-major.
+    /// `q` and `s` are not row-major: interleaved by four rows ([`Interleave`]), or in quads
+    /// with `quads`.
     pub il: bool,
-    /// The codes at even indices of `q` are stored as `code ^ 0x80` (read them with
-    /// [`Interleave::code`]); only with `il` ([`Layout::InterleavedBiased`]).
-    pub bias: bool,
+    /// With `il`: `q` and `s` are in quads ([`Layout::Quads`]; `gs` a multiple of 4).
+    pub quads: bool,
 }
 
 /// The in-memory layouts of a model's int8 matrices. Files are row-major;
@@ -71,23 +70,26 @@ pub enum Layout {
     RowMajor,
     /// Interleaved by four rows ([`Interleave`]): what the wasm32 relaxed-SIMD kernel reads.
     Interleaved,
-    /// Interleaved, and then every code at an even index of a matrix's code array stored
-    /// with its sign bit flipped, `code ^ 0x80` (as an unsigned byte that is `code + 128`):
-    /// what the wasm32 simd128 kernel reads. There a pair of codes loaded as one 16-bit
-    /// lane is `256·odd + (even + 128)` with no sign extension to undo, which saves the
-    /// `pmovsxbw` shuffles that bound the kernel in V8 (see `wasm32.rs`).
-    InterleavedBiased,
+    /// Quads: rows in blocks of 16, each 16-byte vector four codes ("a quad") of each of four
+    /// rows, so that an `i32x4` sum has one row per lane and needs no reduction across lanes;
+    /// and every code at an even index of the matrix's code array stored with its sign bit
+    /// flipped, `code ^ 0x80` (the unsigned byte `code + 128`), so that a 16-bit lane of two
+    /// codes is `256·odd + (even + 128)` and needs one arithmetic shift, not two sign
+    /// extensions. What the wasm32 simd128 kernel reads (`wasm32.rs`). Group sizes that are
+    /// not multiples of 4 stay [`Layout::Interleaved`].
+    ///
+    /// Codes: with `k = min(16, rows - 16b)` rows in block `b` and quads numbered along the
+    /// row (`c = j / 4` for code `j` of the row), code `j` of the block's row `i` is at
+    /// `16b * stride + (c * k + i) * 4 + j % 4`; scales like [`Interleave`] with blocks of 16:
+    /// group `g` of the block's row `i` at `16b * groups + g * k + i`
+    /// ([`Interleave::at_in`] with [`Interleave::QUAD_BLOCK`]).
+    Quads,
 }
 
 impl Layout {
-    /// Whether the matrices are interleaved by four rows.
+    /// Whether the matrices are not row-major.
     pub fn interleaved(self) -> bool {
         self != Layout::RowMajor
-    }
-
-    /// Whether even-indexed codes are stored with their sign bit flipped.
-    pub fn biased(self) -> bool {
-        self == Layout::InterleavedBiased
     }
 }
 
@@ -102,6 +104,9 @@ impl Layout {
 /// `4b * groups + g * k + i`. The same sizes, so a matrix is converted in place
 /// ([`Interleave::apply`]); a row range that starts at a multiple of four is again such a
 /// matrix (how the threads split rows).
+///
+/// The same arrangement with blocks of 16 rows and "groups" of four codes is
+/// [`Layout::Quads`]' (the `_in` functions take the block size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interleave {
     /// Rows.
@@ -113,6 +118,8 @@ pub struct Interleave {
 impl Interleave {
     /// Rows per block.
     pub const BLOCK: usize = 4;
+    /// Rows per block of [`Layout::Quads`].
+    pub const QUAD_BLOCK: usize = 16;
 
     /// Where group `g` of row `r` starts, in elements (`per` of them per group): codes with
     /// `per = gs`, scales with `per = 1`; row-major with `il = false`.
@@ -121,36 +128,54 @@ impl Interleave {
         if !il {
             return (r * self.groups + g) * per;
         }
-        let b0 = r - r % Self::BLOCK;
-        let k = (self.rows - b0).min(Self::BLOCK);
+        self.at_in(Self::BLOCK, r, g, per)
+    }
+
+    /// [`Interleave::at`] (interleaved) with blocks of `block` rows.
+    #[inline(always)]
+    pub fn at_in(self, block: usize, r: usize, g: usize, per: usize) -> usize {
+        let b0 = r - r % block;
+        let k = (self.rows - b0).min(block);
         (b0 * self.groups + g * k + (r - b0)) * per
+    }
+
+    /// Where code `j` of row `r` of a matrix in quads ([`Layout::Quads`]) with `stride`
+    /// codes per row (a multiple of 4) is.
+    #[inline(always)]
+    pub fn quad_code_at(rows: usize, stride: usize, r: usize, j: usize) -> usize {
+        Interleave { rows, groups: stride / 4 }.at_in(Self::QUAD_BLOCK, r, j / 4, 4) + j % 4
     }
 
     /// Rewrites a row-major matrix (`rows * groups * per` elements: codes with `per = gs`,
     /// scales with `per = 1`) into the interleaved layout, block by block through `scratch`
     /// (at least [`Interleave::scratch_len`]`(per)` elements). Returns `false`, changing
     /// nothing, if `m` or `scratch` is too short.
-    #[allow(clippy::indexing_slicing, reason = "need <= m.len() and a block (at most 4 rows) <= scratch.len() are checked first; `at` keeps each group inside its block")]
     pub fn apply<T: Copy>(self, m: &mut [T], per: usize, scratch: &mut [T]) -> bool {
+        self.apply_in(Self::BLOCK, m, per, scratch)
+    }
+
+    /// [`Interleave::apply`] with blocks of `block` rows (scratch: `block * groups * per`).
+    #[allow(clippy::indexing_slicing, reason = "need <= m.len() and a block <= scratch.len() are checked first; `at_in` keeps each group inside its block")]
+    pub fn apply_in<T: Copy>(self, block: usize, m: &mut [T], per: usize, scratch: &mut [T]) -> bool {
         let Some(need) = self.rows.checked_mul(self.groups).and_then(|n| n.checked_mul(per)) else {
             return false;
         };
-        if m.len() < need || scratch.len() < self.scratch_len(per) {
+        if block == 0 || m.len() < need || scratch.len() < self.scratch_len_in(block, per) {
             return false;
         }
         if need == 0 {
             return true;
         }
         let row = self.groups * per;
-        for (b, block) in m[..need].chunks_mut(Self::BLOCK * row).enumerate() {
-            let k = block.len() / row;
-            let tmp = &mut scratch[..block.len()];
-            tmp.copy_from_slice(block);
+        for (b, blk) in m[..need].chunks_mut(block * row).enumerate() {
+            let k = blk.len() / row;
+            let tmp = &mut scratch[..blk.len()];
+            tmp.copy_from_slice(blk);
             for i in 0..k {
                 for g in 0..self.groups {
                     let from = (i * self.groups + g) * per;
-                    let to = self.at(true, b * Self::BLOCK + i, g, per) - b * Self::BLOCK * row;
-                    block[to..to + per].copy_from_slice(&tmp[from..from + per]);
+                    let to = self.at_in(block, b * block + i, g, per) - b * block * row;
+                    blk[to..to + per].copy_from_slice(&tmp[from..from + per]);
                 }
             }
         }
@@ -159,19 +184,50 @@ impl Interleave {
 
     /// Elements of scratch [`Interleave::apply`] needs: one block of four rows.
     pub fn scratch_len(self, per: usize) -> usize {
-        Self::BLOCK.saturating_mul(self.groups).saturating_mul(per)
+        self.scratch_len_in(Self::BLOCK, per)
+    }
+
+    /// Elements of scratch [`Interleave::apply_in`] needs: one block of `block` rows.
+    pub fn scratch_len_in(self, block: usize, per: usize) -> usize {
+        block.saturating_mul(self.groups).saturating_mul(per)
+    }
+
+    /// Rewrites a row-major matrix's codes (`rows * stride`, `stride` a multiple of 4) and
+    /// scales (`rows * groups`) into quads ([`Layout::Quads`]) through `scratch` (at least
+    /// [`Interleave::quads_scratch_len`] bytes). Returns `false`, changing nothing, if
+    /// anything is too short or `stride` is not a multiple of 4.
+    pub fn apply_quads(rows: usize, stride: usize, groups: usize, q: &mut [u8], s: &mut [u8], scratch: &mut [u8]) -> bool {
+        let (codes, scales) = (Interleave { rows, groups: stride / 4 }, Interleave { rows, groups });
+        if !stride.is_multiple_of(4)
+            || scratch.len() < Self::quads_scratch_len(stride, groups)
+            || q.len() < rows.saturating_mul(stride)
+            || s.len() < rows.saturating_mul(groups).saturating_mul(4)
+        {
+            return false;
+        }
+        // codes in "groups" of four, scales as four-byte elements
+        let ok = codes.apply_in(Self::QUAD_BLOCK, q, 4, scratch) && scales.apply_in(Self::QUAD_BLOCK, s, 4, scratch);
+        if let (true, Some(q)) = (ok, q.get_mut(..rows * stride)) {
+            Self::bias_even(q);
+        }
+        ok
+    }
+
+    /// Bytes of scratch [`Interleave::apply_quads`] needs: 16 rows of codes or of scales.
+    pub fn quads_scratch_len(stride: usize, groups: usize) -> usize {
+        Self::QUAD_BLOCK.saturating_mul(stride.max(groups.saturating_mul(4)))
     }
 
     /// Flips the sign bit of every code at an even index of `q` (a matrix's whole code
-    /// array): the step from [`Layout::Interleaved`] to [`Layout::InterleavedBiased`], and
-    /// back (it is its own inverse).
+    /// array): the bias of [`Layout::Quads`] (it is its own inverse).
     pub fn bias_even(q: &mut [u8]) {
         for c in q.iter_mut().step_by(2) {
             *c ^= 0x80;
         }
     }
 
-    /// The code stored as `v` at index `i` of a matrix's code array, biased ([`Layout::InterleavedBiased`]) or not.
+    /// The code stored as `v` at index `i` of a matrix's code array, biased
+    /// ([`Layout::Quads`]) or not.
     #[inline(always)]
     pub fn code(v: i8, i: usize, bias: bool) -> i8 {
         if bias && i.is_multiple_of(2) {

@@ -15,28 +15,35 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 /// `out[t * w.rows + r] = Σ_g (isum_g as f32) * (w.s[r, g] * x.s[t, g])`, with `g` in
 /// ascending order, starting from `0.0`, where `isum_g` is the exact i32 dot product of the
 /// group's codes. Row `r`'s group `g` is where [`Interleave::at`](super::Interleave::at)
-/// puts it (row-major, or interleaved by four rows with `w.il`); with `w.bias` the codes at
-/// even indices of `w.q` are read back through [`Interleave::code`](super::Interleave::code).
+/// puts it (row-major, or interleaved by four rows with `w.il`), or with `w.quads` each code
+/// where [`Interleave::quad_code_at`](super::Interleave::quad_code_at) puts it (read back
+/// through [`Interleave::code`](super::Interleave::code)) and the scale at
+/// [`Interleave::at_in`](super::Interleave::at_in) with blocks of 16.
 #[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    use super::Interleave;
     let groups = w.stride / w.gs;
-    let lay = super::Interleave { rows: w.rows, groups };
+    let lay = Interleave { rows: w.rows, groups };
     for t in 0..x.n {
         let xq = &x.q[t * w.stride..(t + 1) * w.stride];
         let xs = &x.s[t * groups..(t + 1) * groups];
         let o = &mut out[t * w.rows..(t + 1) * w.rows];
         for (r, o) in o.iter_mut().enumerate() {
             let mut acc = 0.0f32;
-            if w.il {
+            if w.il && w.quads {
+                for (g, &xsg) in xs.iter().enumerate() {
+                    let isum: i32 = (g * w.gs..(g + 1) * w.gs)
+                        .map(|j| {
+                            let at = Interleave::quad_code_at(w.rows, w.stride, r, j);
+                            Interleave::code(w.q[at], at, true) as i32 * xq[j] as i32
+                        })
+                        .sum();
+                    acc += isum as f32 * (w.s[lay.at_in(Interleave::QUAD_BLOCK, r, g, 1)] * xsg);
+                }
+            } else if w.il {
                 for g in 0..groups {
                     let at = lay.at(true, r, g, w.gs);
-                    let xg = &xq[g * w.gs..(g + 1) * w.gs];
-                    let isum = if w.bias {
-                        let codes = w.q[at..at + w.gs].iter().enumerate().map(|(i, &v)| super::Interleave::code(v, at + i, true));
-                        codes.zip(xg).map(|(a, &b)| a as i32 * b as i32).sum()
-                    } else {
-                        dot_i8(&w.q[at..at + w.gs], xg)
-                    };
+                    let isum = dot_i8(&w.q[at..at + w.gs], &xq[g * w.gs..(g + 1) * w.gs]);
                     acc += isum as f32 * (w.s[lay.at(true, r, g, 1)] * xs[g]);
                 }
             } else {

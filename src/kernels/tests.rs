@@ -113,7 +113,7 @@ impl Q8Case {
     }
 
     fn run(&self, k: &Kernels) -> Vec<f32> {
-        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs, il: false, bias: false };
+        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs, il: false, quads: false };
         self.run_with(k, &w)
     }
 
@@ -133,19 +133,32 @@ impl Q8Case {
         (q, s)
     }
 
+    /// The same matrix in quads (`Interleave::apply_quads`), if the group size allows.
+    fn quads(&self) -> Option<(Vec<i8>, Vec<f32>)> {
+        if !self.gs.is_multiple_of(4) {
+            return None;
+        }
+        let groups = self.stride / self.gs;
+        let mut q: Vec<u8> = self.wq.iter().map(|&v| v as u8).collect();
+        let mut s: Vec<u8> = self.ws.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let mut scratch = vec![0u8; Interleave::quads_scratch_len(self.stride, groups)];
+        assert!(Interleave::apply_quads(self.rows, self.stride, groups, &mut q, &mut s, &mut scratch));
+        let s = s.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
+        Some((q.into_iter().map(|v| v as i8).collect(), s))
+    }
+
     /// `k` equals the scalar kernel bit for bit on the row-major matrix, and on the same
-    /// matrix interleaved, and interleaved with biased even codes (so the scalar kernel's
-    /// reading of those layouts is checked against its row-major result too).
+    /// matrix interleaved and in quads (so the scalar kernel's reading of those layouts is
+    /// checked against its row-major result too).
     fn check(&self, k: &Kernels) {
         let want = self.run(scalar());
         let (q, s) = self.interleaved();
-        let w = QRows { q: &q, s: &s, rows: self.rows, stride: self.stride, gs: self.gs, il: true, bias: false };
-        let mut qb = q.clone();
-        // SAFETY: i8 and u8 have the same size and alignment, and every bit pattern is valid
-        // for both.
-        Interleave::bias_even(unsafe { std::slice::from_raw_parts_mut(qb.as_mut_ptr().cast::<u8>(), qb.len()) });
-        let wb = QRows { q: &qb, bias: true, ..w };
-        for (layout, got) in [("row-major", self.run(k)), ("interleaved", self.run_with(k, &w)), ("interleaved-biased", self.run_with(k, &wb))] {
+        let w = QRows { q: &q, s: &s, rows: self.rows, stride: self.stride, gs: self.gs, il: true, quads: false };
+        let mut runs = vec![("row-major", self.run(k)), ("interleaved", self.run_with(k, &w))];
+        if let Some((qq, qs)) = self.quads() {
+            runs.push(("quads", self.run_with(k, &QRows { q: &qq, s: &qs, quads: true, ..w })));
+        }
+        for (layout, got) in runs {
             for (i, (&a, &b)) in want.iter().zip(&got).enumerate() {
                 assert!(
                     same(a, b),
@@ -524,7 +537,7 @@ fn q8_scalar_matches_integer_math() {
         xq[i] = if i % 3 == 0 { -127 } else { 127 };
     }
     let isum: i32 = wq.iter().zip(&xq).map(|(&a, &b)| a as i32 * b as i32).sum();
-    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs, il: false, bias: false };
+    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs, il: false, quads: false };
     let x = QActs { q: &xq, s: &[0.25], n: 1 };
     for k in runnable() {
         let mut out = [0f32];
@@ -790,6 +803,40 @@ fn interleave_layout_is_the_documented_one() {
     assert!(!lay.apply(&mut short, 1, &mut vec![0; 12]));
     assert!(!lay.apply(&mut m, 1, &mut vec![0; 11]));
     assert_eq!(m, want);
+}
+
+/// Quads are the documented layout (`Layout::Quads`): 18 rows (a block of 16 and one of 2),
+/// 8 codes per row in two groups of 4, written out by hand at a few places.
+#[test]
+fn quads_layout_is_the_documented_one() {
+    let (rows, stride, groups) = (18usize, 8usize, 2usize);
+    let mut q: Vec<u8> = (0..rows * stride).map(|i| i as u8).collect(); // code j of row r = 8r + j
+    let mut s: Vec<u8> = (0..rows * groups).flat_map(|i| (i as f32).to_ne_bytes()).collect(); // scale (r, g) = 2r + g
+    let mut scratch = vec![0u8; Interleave::quads_scratch_len(stride, groups)];
+    assert!(!Interleave::apply_quads(rows, stride, groups, &mut q, &mut s, &mut scratch[1..]), "short scratch");
+    assert!(Interleave::apply_quads(rows, stride, groups, &mut q, &mut s, &mut scratch));
+    let unbias = |at: usize| Interleave::code(q[at] as i8, at, true) as u8;
+    // block 0: quad 0 of rows 0..15, then quad 1 of rows 0..15; block 1 (2 rows) likewise
+    for (r, j, at) in [(0, 0, 0), (0, 3, 3), (1, 0, 4), (15, 2, 62), (0, 4, 64), (1, 5, 69), (15, 7, 127), (16, 0, 128), (17, 1, 133), (16, 4, 136), (17, 7, 143)] {
+        assert_eq!(Interleave::quad_code_at(rows, stride, r, j), at, "code {j} of row {r}");
+        assert_eq!(unbias(at), (8 * r + j) as u8, "code {j} of row {r}");
+    }
+    // even indices are stored with the sign bit flipped
+    assert_eq!(q[0], 0x80);
+    assert_eq!(q[1], 1);
+    let scale = |i: usize| f32::from_ne_bytes([s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]]);
+    let lay = Interleave { rows, groups };
+    for (r, g, at) in [(0, 0, 0), (1, 0, 1), (15, 0, 15), (0, 1, 16), (15, 1, 31), (16, 0, 32), (17, 0, 33), (16, 1, 34), (17, 1, 35)] {
+        assert_eq!(lay.at_in(Interleave::QUAD_BLOCK, r, g, 1), at, "scale ({r}, {g})");
+        assert_eq!(scale(at), (2 * r + g) as f32, "scale ({r}, {g})");
+    }
+    for r in 0..rows {
+        for j in 0..stride {
+            assert_eq!(unbias(Interleave::quad_code_at(rows, stride, r, j)), (8 * r + j) as u8);
+        }
+    }
+    // a stride that is not a multiple of 4 is refused
+    assert!(!Interleave::apply_quads(2, 6, 2, &mut [0; 12], &mut [0; 16], &mut [0; 1024]));
 }
 
 /// The AVX2 softmax (explicit intrinsics: its own `exp` on eight lanes, masked tails) equals

@@ -96,7 +96,7 @@ use super::{scalar, Kernels, QActs, QRows, Tier};
 use core::arch::wasm32::*;
 
 /// The simd128 kernel set (f32 product: the scalar kernel).
-pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128, layout: super::Layout::InterleavedBiased };
+pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_simd128, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128, layout: super::Layout::Quads };
 
 /// The relaxed-SIMD kernel set (module docs, "Relaxed SIMD"); compiled in only with the
 /// `wasm-relaxed-simd` feature. Its matrix product is the only function compiled with
@@ -240,14 +240,14 @@ fn reduce4(a: &[v128; 4]) -> v128 {
 }
 
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if w.bias {
+    if w.quads {
         // the relaxed build runs its own set on the plain interleaved layout, and keeps this
         // set only as the lower tier (tests): there the biased layout takes the scalar
         // kernel, which keeps 8 KB of code out of that module
         #[cfg(feature = "wasm-relaxed-simd")]
         return scalar::matmul_q8(w, x, out);
         #[cfg(not(feature = "wasm-relaxed-simd"))]
-        return matmul_q8_biased(w, x, out);
+        return matmul_q8_quads(w, x, out);
     }
     matmul_q8_with::<Widen>(w, x, out);
 }
@@ -255,95 +255,147 @@ fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 #[cfg(feature = "wasm-relaxed-simd")]
 #[target_feature(enable = "relaxed-simd")]
 fn matmul_q8_relaxed(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if w.bias {
+    if w.quads {
         // not this set's layout (`RELAXED.layout`): correct, not fast
         return scalar::matmul_q8(w, x, out);
     }
     matmul_q8_with::<Relaxed>(w, x, out);
 }
 
-// ---- the biased interleaved layout (simd128) -------------------------------------------------
+// ---- quads (simd128) ---------------------------------------------------------------------------
 
 #[cfg(not(feature = "wasm-relaxed-simd"))]
-/// 16-byte vectors of prepared activations on the stack (32 KiB): [`matmul_q8_biased`]
-/// prepares as many tokens at a time as fit.
-const PREP: usize = 2048;
+/// 16-byte vectors of prepared activations on the stack (64 KiB): [`matmul_q8_quads`]
+/// prepares as many tokens at a time as fit (rows up to 8,192 codes).
+const PREP: usize = 4096;
 #[cfg(not(feature = "wasm-relaxed-simd"))]
 /// Group corrections on the stack (16 KiB), likewise.
 const PREP_GROUPS: usize = 1024;
 
 #[cfg(not(feature = "wasm-relaxed-simd"))]
-/// The int8 product on [`super::Layout::InterleavedBiased`] weights (the `simd128` set's
-/// layout). A 16-bit lane of weight codes is `256·w_odd + (w_even + 128)`: the even code
-/// is stored biased, so it is the lane's low byte taken unsigned, and the odd code is the
-/// lane shifted right arithmetically by 8. With the activations prepared once per token as
-/// `e = x_even` and `o = x_odd - 256·x_even` (16-bit lanes; `|o| <= 127 + 256·127 = 32639`)
-/// `i32x4.dot_i16x8_s(lane, e) + i32x4.dot_i16x8_s(lane >> 8, o)` sums
-/// `256·w_odd·x_even + (w_even + 128)·x_even + w_odd·x_odd - 256·w_odd·x_even`
-/// `= w_even·x_even + w_odd·x_odd + 128·x_even` over each pair, and subtracting
-/// `128·Σ x_even` per group (prepared too, as the vector `[-128·Σ x_even, 0, 0, 0]` that
-/// each row's sums start from) leaves the exact `Σ w·x` of the scalar kernel.
-/// Per 16 codes and row: one plain load, one `vpsraw`, two `vpmaddwd`, two `vpaddd` —
-/// against two `vpmovsxbw`, which in V8 on x86 all wait for the one shuffle port, in the
-/// widening kernel. The products `|lane·e| <= 32768·127` and `|(lane >> 8)·o| <= 128·32639`
-/// exceed 16 bits but `vpmaddwd` keeps them in 32; the sums wrap like every kernel's i32
-/// sums and their exact total fits.
+/// The int8 product on weights in quads ([`super::Layout::Quads`], the `simd128` set's
+/// layout): each 16-byte vector holds one quad (four consecutive codes) of each of four rows,
+/// so `i32x4.dot_i16x8_s` leaves one row per lane and a group's sums need no reduction
+/// across lanes; and the even codes are stored biased, so a 16-bit lane of two codes is
+/// `256·w_odd + (w_even + 128)`: the even code is the lane's low byte taken unsigned, the
+/// odd code the lane shifted right arithmetically by 8. With the activations of quad
+/// `(x0, x1, x2, x3)` prepared once per token as the vectors `e = (x0, x2)` and
+/// `o = (x1 - 256·x0, x3 - 256·x2)` repeated in every 32-bit lane (16-bit values;
+/// `|o| <= 127 + 256·127 = 32639`), `dot(lane, e) + dot(lane >> 8, o)` sums
+/// `256·w1·x0 + (w0 + 128)·x0 + w1·x1 - 256·w1·x0 + …` `= w0·x0 + w1·x1 + w2·x2 + w3·x3 +
+/// 128·(x0 + x2)`; each row's sums start from `-128·Σ x_even` of the group (prepared too),
+/// which leaves the exact `Σ w·x` of the scalar kernel. The products `|lane·e| <= 32768·127`
+/// and `|(lane >> 8)·o| <= 128·32639` exceed 16 bits but `vpmaddwd` keeps them in 32; the sums
+/// wrap like every kernel's i32 sums and their exact total fits.
 ///
-/// Then as [`rows_q8`] (four rows per block, [`reduce4`], `acc += isum as f32 * (ws * xs)`
-/// per group ascending). Row-major weights with `bias` do not exist
-/// (`Layout::InterleavedBiased` is interleaved), nor do group sizes that are not multiples
-/// of 16 or rows wider than the stack buffers (16,383 codes) in models a browser runs; those
-/// take the scalar kernel, which reads every layout.
+/// Per quad and four rows: one plain load, one `vpsraw`, two `vpmaddwd`, two `vpaddd`; the
+/// widening kernel needed two `vpmovsxbw` (which in V8 on x86 all wait for the one shuffle
+/// port) and a shuffle-and-add reduction per group. Then `acc += isum as f32 * (ws * xs)`
+/// per row and group ascending: the scalar order.
+///
+/// Blocks of 16 rows against each token of a chunk of tokens; the last block, when `rows`
+/// is not a multiple of 16, through the scalar kernel (which reads every layout), as are
+/// group sizes that are not multiples of 4 (not in quads: `Model::from_bytes_in` keeps those
+/// interleaved), matrices that are not in quads, and rows wider than the stack buffers.
 #[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug)")]
-fn matmul_q8_biased(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
-    if !w.il || w.gs == 0 || !w.gs.is_multiple_of(16) || !w.stride.is_multiple_of(w.gs) {
+fn matmul_q8_quads(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
+    if !w.il || w.gs == 0 || !w.gs.is_multiple_of(4) || !w.stride.is_multiple_of(w.gs) {
         return scalar::matmul_q8(w, x, out);
     }
     let (rows, stride, gs) = (w.rows, w.stride, w.gs);
-    let (groups, nb) = (stride / gs, stride / 16);
+    let (groups, nq) = (stride / gs, stride / 4);
     // tokens whose prepared activations fit the stack buffers
-    let per = (PREP / (2 * nb).max(1)).min(PREP_GROUPS / groups.max(1));
+    let per = (PREP / (2 * nq).max(1)).min(PREP_GROUPS / groups.max(1));
     if per == 0 {
         return scalar::matmul_q8(w, x, out);
     }
     assert!(w.q.len() >= rows * stride && w.s.len() >= rows * groups, "weights too short");
     assert!(x.q.len() >= x.n * stride && x.s.len() >= x.n * groups, "activations too short");
     assert!(out.len() >= x.n * rows, "output too short");
-    // not zeroed (36 KiB, as much as a small product costs): every entry a product reads is
+    // not zeroed (80 KiB, as much as a small product costs): every entry a product reads is
     // written first, through raw pointers
     let mut prep = core::mem::MaybeUninit::<[v128; PREP]>::uninit();
     let mut corr = core::mem::MaybeUninit::<[v128; PREP_GROUPS]>::uninit();
     let (pp, cp) = (prep.as_mut_ptr().cast::<v128>(), corr.as_mut_ptr().cast::<v128>());
+    let full = rows - rows % 16;
     let mut t0 = 0;
     while t0 < x.n {
         let nt = (x.n - t0).min(per);
         for t in 0..nt {
             let xq = &x.q[(t0 + t) * stride..(t0 + t + 1) * stride];
-            for (b, c) in xq.chunks_exact(16).enumerate() {
-                // SAFETY: c is 16 readable bytes (WebAssembly loads have no alignment
-                // requirement); 2·(t·nb + b) + 1 < 2·nt·nb <= PREP by the choice of `per`.
-                unsafe {
-                    let v = v128_load(c.as_ptr().cast::<v128>());
-                    // 16-bit lanes of (even, odd) code pairs: the sign-extended even and odd codes
-                    let e = i16x8_shr(i16x8_shl(v, 8), 8);
-                    let o = i16x8_shr(v, 8);
-                    pp.add(2 * (t * nb + b)).write(e);
-                    pp.add(2 * (t * nb + b) + 1).write(i16x8_sub(o, i16x8_shl(e, 8)));
+            // 16 codes (four quads) at a time, then the last quads one by one
+            let mut c = 0;
+            while c < nq {
+                let v = if c + 4 <= nq {
+                    // SAFETY: 16 readable bytes at 4c (4c + 16 <= stride); WebAssembly loads
+                    // have no alignment requirement.
+                    unsafe { v128_load(xq.as_ptr().add(4 * c).cast::<v128>()) }
+                } else {
+                    // the last one to three quads, zero-padded to 16 codes
+                    let mut b = [0i8; 16];
+                    b[..4 * (nq - c)].copy_from_slice(&xq[4 * c..4 * nq]);
+                    // SAFETY: b is 16 readable bytes.
+                    unsafe { v128_load(b.as_ptr().cast::<v128>()) }
+                };
+                // 16-bit lanes of (even, odd) code pairs: the sign-extended even and odd codes;
+                // as 32-bit lanes, quad i's (x0, x2) and (x1 - 256·x0, x3 - 256·x2)
+                let e = i16x8_shr(i16x8_shl(v, 8), 8);
+                let o = i16x8_sub(i16x8_shr(v, 8), i16x8_shl(e, 8));
+                let n = (nq - c).min(4);
+                let lanes = [
+                    (i32x4_shuffle::<0, 0, 0, 0>(e, e), i32x4_shuffle::<0, 0, 0, 0>(o, o)),
+                    (i32x4_shuffle::<1, 1, 1, 1>(e, e), i32x4_shuffle::<1, 1, 1, 1>(o, o)),
+                    (i32x4_shuffle::<2, 2, 2, 2>(e, e), i32x4_shuffle::<2, 2, 2, 2>(o, o)),
+                    (i32x4_shuffle::<3, 3, 3, 3>(e, e), i32x4_shuffle::<3, 3, 3, 3>(o, o)),
+                ];
+                for (i, &(ev, ov)) in lanes.iter().enumerate().take(n) {
+                    // SAFETY: 2·(t·nq + c + i) + 1 < 2·nt·nq <= PREP by the choice of `per`.
+                    unsafe {
+                        pp.add(2 * (t * nq + c + i)).write(ev);
+                        pp.add(2 * (t * nq + c + i) + 1).write(ov);
+                    }
                 }
+                c += n;
             }
             for g in 0..groups {
                 let even: i32 = xq[g * gs..(g + 1) * gs].iter().step_by(2).map(|&v| v as i32).sum();
                 // SAFETY: t·groups + g < nt·groups <= PREP_GROUPS by the choice of `per`.
-                unsafe { cp.add(t * groups + g).write(i32x4(-128 * even, 0, 0, 0)) };
+                unsafe { cp.add(t * groups + g).write(i32x4_splat(-128 * even)) };
             }
         }
-        // SAFETY: the asserts above are `rows_biased`'s contract; prep holds nt·2·nb written
-        // vectors and corr nt·groups written values (just above).
-        unsafe {
-            match gs {
-                32 => rows_biased::<2>(w, x, t0, nt, pp, cp, out),
-                64 => rows_biased::<4>(w, x, t0, nt, pp, cp, out),
-                _ => rows_biased::<0>(w, x, t0, nt, pp, cp, out),
+        let mut r0 = 0;
+        while r0 < full {
+            for t in 0..nt {
+                // SAFETY: block r0..r0 + 16 < rows: its 16·stride codes from r0·stride and
+                // 16·groups scales from r0·groups are inside the asserted lengths; token
+                // t0 + t < x.n; prep and corr hold token t's written entries (above);
+                // out[(t0 + t)·rows + r0 + 15] < x.n·rows.
+                unsafe {
+                    let o = quads16(
+                        w.q.as_ptr().add(r0 * stride),
+                        w.s.as_ptr().add(r0 * groups),
+                        pp.add(2 * t * nq),
+                        cp.add(t * groups),
+                        x.s.as_ptr().add((t0 + t) * groups),
+                        groups,
+                        gs / 4,
+                    );
+                    let op = out.as_mut_ptr().add((t0 + t) * rows + r0);
+                    for (b, v) in o.iter().enumerate() {
+                        v128_store(op.add(4 * b).cast::<v128>(), *v);
+                    }
+                }
+            }
+            r0 += 16;
+        }
+        if full < rows {
+            // the last, shorter block is a quads matrix of its own (16 rows of codes from a
+            // multiple of 16 on): the scalar kernel, token by token (its output rows are this
+            // matrix's rows `full..rows`)
+            let ws = QRows { q: &w.q[full * stride..rows * stride], s: &w.s[full * groups..rows * groups], rows: rows - full, ..*w };
+            for t in t0..t0 + nt {
+                let xt = QActs { q: &x.q[t * stride..(t + 1) * stride], s: &x.s[t * groups..(t + 1) * groups], n: 1 };
+                scalar::matmul_q8(&ws, &xt, &mut out[t * rows + full..(t + 1) * rows]);
             }
         }
         t0 += nt;
@@ -351,134 +403,39 @@ fn matmul_q8_biased(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 }
 
 #[cfg(not(feature = "wasm-relaxed-simd"))]
-/// Tokens `t0..t0 + nt` of [`matmul_q8_biased`], their activations prepared in `prep`
-/// (token `t - t0`'s block `b` at `2 * (t - t0) * nb + 2 * b`: `e`, then `o`) and `corr`
-/// (`[-128·Σ x_even, 0, 0, 0]` of token `t - t0`'s group `g` at `(t - t0) * groups + g`).
+/// One whole block of 16 rows in quads against one token: lane `i` of vector `b` is row
+/// `4b + i`'s output. The block's quad `c` is the 64 bytes at `w + 64c` (four vectors of
+/// four rows), its scales of group `g` the 16 at `s + 16g`; the token's prepared quad `c` is
+/// `p[2c]`, `p[2c + 1]` and its group corrections `cr[g]`.
 ///
 /// # Safety
-/// `w.il`, `w.gs = 16 * N16` (any multiple of 16 when `N16 == 0`), `w.stride` a multiple
-/// of `w.gs`, `w.q.len() >= rows * stride`, `w.s.len() >= rows * groups`,
-/// `x.s.len() >= (t0 + nt) * groups`, `out.len() >= (t0 + nt) * rows`,
-/// `2 * nt * stride / 16` vectors from `prep` and `nt * groups` values from `corr` readable
-/// (and written).
-#[inline(always)]
-unsafe fn rows_biased<const N16: usize>(w: &QRows<'_>, x: &QActs<'_>, t0: usize, nt: usize, prep: *const v128, corr: *const v128, out: &mut [f32]) {
-    let (gs, stride, rows) = (w.gs, w.stride, w.rows);
-    let n16 = if N16 == 0 { gs / 16 } else { N16 };
-    let (groups, nb) = (stride / gs, stride / 16);
-    let (wq, ws, xs, op) = (w.q.as_ptr(), w.s.as_ptr(), x.s.as_ptr(), out.as_mut_ptr());
-    let mut r0 = 0;
-    while r0 < rows {
-        let live = (rows - r0).min(4);
-        let rs = [0, 1, 2, 3].map(|i| i.min(live - 1));
-        for t in 0..nt {
-            // SAFETY: as in `rows_q8` (the interleaved layout), with token t's prepared
-            // vectors at prep[2 * t * nb..] and corrections at corr[t * groups..]: all within
-            // the contract's lengths.
-            unsafe {
-                let wb = wq.add(r0 * stride);
-                let sb = ws.add(r0 * groups);
-                let (pp, cp, xsp) = (prep.add(2 * t * nb), corr.add(t * groups), xs.add((t0 + t) * groups));
-                let acc = if live == 4 {
-                    bblock4::<N16>(wb, sb, pp, cp, xsp, gs, groups, n16)
-                } else {
-                    let wp = rs.map(|i| wb.add(i * gs));
-                    let sp = rs.map(|i| sb.add(i));
-                    bblock(wp, live * gs, sp, live, pp, cp, xsp, groups, n16)
-                };
-                let o = op.add((t0 + t) * rows + r0);
-                *o = f32x4_extract_lane::<0>(acc);
-                if live > 1 {
-                    *o.add(1) = f32x4_extract_lane::<1>(acc);
-                }
-                if live > 2 {
-                    *o.add(2) = f32x4_extract_lane::<2>(acc);
-                }
-                if live > 3 {
-                    *o.add(3) = f32x4_extract_lane::<3>(acc);
-                }
-            }
-        }
-        r0 += live;
-    }
-}
-
-#[cfg(not(feature = "wasm-relaxed-simd"))]
-/// Per row `i`, four i32 partial sums whose total is `Σ w·x + 128·Σ x_even` over the
-/// `16 * n16` biased codes at `w[i]` and the prepared activation vectors at `p`
-/// ([`matmul_q8_biased`]), plus the lanes of `init`.
-///
-/// # Safety
-/// `w[i]..w[i] + 16 * n16` and `2 * n16` vectors from `p` must be readable.
-#[inline(always)]
-unsafe fn bdot4(init: v128, w: &[*const i8; 4], p: *const v128, n16: usize) -> [v128; 4] {
-    let mut a = [init; 4];
-    // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
-    unsafe {
-        for b in 0..n16 {
-            let (e, o) = (*p.add(2 * b), *p.add(2 * b + 1));
-            for (a, &w) in a.iter_mut().zip(w) {
-                let v = v128_load(w.add(16 * b).cast::<v128>());
-                *a = i32x4_add(i32x4_add(*a, i32x4_dot_i16x8(v, e)), i32x4_dot_i16x8(i16x8_shr(v, 8), o));
-            }
-        }
-    }
-    a
-}
-
-#[cfg(not(feature = "wasm-relaxed-simd"))]
-/// [`block4`] for the biased layout: one whole interleaved block of four rows against one
-/// token's prepared activations `p` and group corrections `c`.
-///
-/// # Safety
-/// `4 * gs * groups` codes from `w`, `4 * groups` scales from `s`, `2 * groups * n16`
-/// vectors from `p`, `groups` values from `c` and scales from `xsp` must be readable;
-/// `gs = 16 * n16` (`= 16 * N16` unless `N16 == 0`).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn bblock4<const N16: usize>(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut c: *const v128, mut xsp: *const f32, gs: usize, groups: usize, n16: usize) -> v128 {
-    let (gs, n16) = if N16 == 0 { (gs, n16) } else { (16 * N16, N16) };
-    let mut acc = f32x4_splat(0.0);
-    // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
-    unsafe {
-        for _ in 0..groups {
-            let wp = [w, w.add(gs), w.add(2 * gs), w.add(3 * gs)];
-            let isum = reduce4(&bdot4(*c, &wp, p, n16));
-            let sc = f32x4_mul(v128_load(s.cast::<v128>()), f32x4_splat(*xsp));
-            acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
-            w = w.add(4 * gs);
-            s = s.add(4);
-            p = p.add(2 * n16);
-            c = c.add(1);
-            xsp = xsp.add(1);
-        }
-    }
-    acc
-}
-
-#[cfg(not(feature = "wasm-relaxed-simd"))]
-/// [`block`] for the biased layout (the interleaved layout's last block of fewer than four
-/// rows): rows from four pointers moving `gstep` codes per group, scales from four moving
-/// `sgstep`. Not inlined: one copy.
-///
-/// # Safety
-/// As [`bblock4`], with each row's `groups` groups at `wp[i] + g * gstep` and scales at
-/// `sp[i] + g * sgstep`.
+/// `64 * groups * qpg` codes from `w`, `16 * groups` scales from `s`, `2 * groups * qpg`
+/// vectors from `p`, `groups` vectors from `cr` and scales from `xs` must be readable;
+/// `qpg = gs / 4` quads per group.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn bblock(mut wp: [*const i8; 4], gstep: usize, mut sp: [*const f32; 4], sgstep: usize, mut p: *const v128, mut c: *const v128, mut xsp: *const f32, groups: usize, n16: usize) -> v128 {
-    let mut acc = f32x4_splat(0.0);
-    // SAFETY: the caller's contract.
+unsafe fn quads16(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut cr: *const v128, mut xs: *const f32, groups: usize, qpg: usize) -> [v128; 4] {
+    let mut acc = [f32x4_splat(0.0); 4];
+    // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
     unsafe {
         for _ in 0..groups {
-            let isum = reduce4(&bdot4(*c, &wp, p, n16));
-            let sc = f32x4_mul(f32x4(*sp[0], *sp[1], *sp[2], *sp[3]), f32x4_splat(*xsp));
-            acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
-            wp = wp.map(|q| q.add(gstep));
-            sp = sp.map(|q| q.add(sgstep));
-            p = p.add(2 * n16);
-            c = c.add(1);
-            xsp = xsp.add(1);
+            let mut a = [*cr; 4];
+            for _ in 0..qpg {
+                let (e, o) = (*p, *p.add(1));
+                for (b, a) in a.iter_mut().enumerate() {
+                    let v = v128_load(w.add(16 * b).cast::<v128>());
+                    *a = i32x4_add(i32x4_add(*a, i32x4_dot_i16x8(v, e)), i32x4_dot_i16x8(i16x8_shr(v, 8), o));
+                }
+                w = w.add(64);
+                p = p.add(2);
+            }
+            let xv = f32x4_splat(*xs);
+            for (b, (acc, a)) in acc.iter_mut().zip(a).enumerate() {
+                let sc = f32x4_mul(v128_load(s.add(4 * b).cast::<v128>()), xv);
+                *acc = f32x4_add(*acc, f32x4_mul(f32x4_convert_i32x4(a), sc));
+            }
+            s = s.add(16);
+            cr = cr.add(1);
+            xs = xs.add(1);
         }
     }
     acc
