@@ -365,28 +365,31 @@ fn matmul_q8_quads(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
         }
         let mut r0 = 0;
         while r0 < full {
+            // two blocks at a time where there are two (they share each activation load)
+            let two = r0 + 32 <= full;
             for t in 0..nt {
-                // SAFETY: block r0..r0 + 16 < rows: its 16·stride codes from r0·stride and
-                // 16·groups scales from r0·groups are inside the asserted lengths; token
-                // t0 + t < x.n; prep and corr hold token t's written entries (above);
-                // out[(t0 + t)·rows + r0 + 15] < x.n·rows.
+                // SAFETY: blocks r0..r0 + 16 (and r0 + 16..r0 + 32 with `two`) <= full <=
+                // rows: their codes from r0·stride and scales from r0·groups are inside the
+                // asserted lengths; token t0 + t < x.n; prep and corr hold token t's written
+                // entries (above); out[(t0 + t)·rows + r0 + 31 or 15] < x.n·rows.
                 unsafe {
-                    let o = quads16(
-                        w.q.as_ptr().add(r0 * stride),
-                        w.s.as_ptr().add(r0 * groups),
-                        pp.add(2 * t * nq),
-                        cp.add(t * groups),
-                        x.s.as_ptr().add((t0 + t) * groups),
-                        groups,
-                        gs / 4,
-                    );
+                    let (wq, ws) = (w.q.as_ptr().add(r0 * stride), w.s.as_ptr().add(r0 * groups));
+                    let (pt, ct, xst) = (pp.add(2 * t * nq), cp.add(t * groups), x.s.as_ptr().add((t0 + t) * groups));
                     let op = out.as_mut_ptr().add((t0 + t) * rows + r0);
-                    for (b, v) in o.iter().enumerate() {
-                        v128_store(op.add(4 * b).cast::<v128>(), *v);
+                    if two {
+                        let o = quads32(wq, wq.add(16 * stride), ws, ws.add(16 * groups), pt, ct, xst, groups, gs / 4);
+                        for (b, v) in o.iter().enumerate() {
+                            v128_store(op.add(4 * b).cast::<v128>(), *v);
+                        }
+                    } else {
+                        let o = quads16(wq, ws, pt, ct, xst, groups, gs / 4);
+                        for (b, v) in o.iter().enumerate() {
+                            v128_store(op.add(4 * b).cast::<v128>(), *v);
+                        }
                     }
                 }
             }
-            r0 += 16;
+            r0 += if two { 32 } else { 16 };
         }
         if full < rows {
             // the last, shorter block is a quads matrix of its own (16 rows of codes from a
@@ -434,6 +437,56 @@ unsafe fn quads16(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut c
                 *acc = f32x4_add(*acc, f32x4_mul(f32x4_convert_i32x4(a), sc));
             }
             s = s.add(16);
+            cr = cr.add(1);
+            xs = xs.add(1);
+        }
+    }
+    acc
+}
+
+#[cfg(not(feature = "wasm-relaxed-simd"))]
+/// [`quads16`] for two blocks of 16 rows at once (`wa`/`sa` and `wb`/`sb`, in the same
+/// layout): each activation vector is loaded once for eight row vectors. Vectors 0..4 are
+/// block `a`'s rows, 4..8 block `b`'s.
+///
+/// # Safety
+/// [`quads16`]'s, for both blocks.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn quads32(
+    mut wa: *const i8,
+    mut wb: *const i8,
+    mut sa: *const f32,
+    mut sb: *const f32,
+    mut p: *const v128,
+    mut cr: *const v128,
+    mut xs: *const f32,
+    groups: usize,
+    qpg: usize,
+) -> [v128; 8] {
+    let mut acc = [f32x4_splat(0.0); 8];
+    // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
+    unsafe {
+        for _ in 0..groups {
+            let mut a = [*cr; 8];
+            for _ in 0..qpg {
+                let (e, o) = (*p, *p.add(1));
+                for (b, a) in a.iter_mut().enumerate() {
+                    let v = if b < 4 { v128_load(wa.add(16 * b).cast::<v128>()) } else { v128_load(wb.add(16 * (b - 4)).cast::<v128>()) };
+                    *a = i32x4_add(i32x4_add(*a, i32x4_dot_i16x8(v, e)), i32x4_dot_i16x8(i16x8_shr(v, 8), o));
+                }
+                wa = wa.add(64);
+                wb = wb.add(64);
+                p = p.add(2);
+            }
+            let xv = f32x4_splat(*xs);
+            for (b, (acc, a)) in acc.iter_mut().zip(a).enumerate() {
+                let sp = if b < 4 { sa.add(4 * b) } else { sb.add(4 * (b - 4)) };
+                let sc = f32x4_mul(v128_load(sp.cast::<v128>()), xv);
+                *acc = f32x4_add(*acc, f32x4_mul(f32x4_convert_i32x4(a), sc));
+            }
+            sa = sa.add(16);
+            sb = sb.add(16);
             cr = cr.add(1);
             xs = xs.add(1);
         }
