@@ -36,22 +36,27 @@
 //! eight rows per block, a volatile store after each row's step to pin the order, touching
 //! weights ahead (wasm has no prefetch), `i16x8.extmul` + `extadd_pairwise` (8 GB/s).
 //!
-//! # The biased interleaved layout (simd128)
+//! # Quads (simd128)
 //!
 //! The `vpmovsxbw` sign extensions are shuffles, and on Intel cores every shuffle waits for
 //! one port: ten per block of four rows and 16 codes, so at most 6.4 codes per cycle
 //! (about 18 GB/s at this Xeon's clock: where the widening kernel stops). The `simd128` set's
-//! own layout ([`super::Layout::InterleavedBiased`], `Kernels::layout`) is the interleaved
-//! one with every even-indexed code stored as `code ^ 0x80`; then a 16-bit lane of two codes
-//! is `256·odd + (even + 128)` and needs one arithmetic shift (`vpsraw`, any of two ports)
-//! for the odd code and nothing for the even one, against prepared 16-bit activations
-//! ([`matmul_q8_biased`] gives the algebra; exact). Measured 2026-11-29 under Node 20 in
-//! one process, alternating: 20.5–22.5 GB/s against 17.5–18.9 for the widening kernel on
-//! the interleaved layout (stories15M shapes), 15.2–16.9 against 13.6–15.3 for the 9 MB
-//! classifier; decode of the 15M shape +7–18% (A/B against the previous package). Only
-//! the simd128 build compiles it: the relaxed build's `simd128` set (kept as the lower tier)
-//! reads a biased matrix through the scalar kernel. Tried with it, no gain: two groups per
-//! loop iteration (more spills), a run-time block count (a loop per 16 codes; 15–30% slower).
+//! own layout is quads ([`super::Layout::Quads`], `Kernels::layout`): rows in blocks of 16,
+//! each 16-byte vector four consecutive codes of each of four rows, and every even-indexed
+//! code stored as `code ^ 0x80`. A 16-bit lane of two codes is then `256·odd + (even + 128)`
+//! and needs one arithmetic shift (`vpsraw`, either of two ports) for the odd code and
+//! nothing for the even one, against activations prepared once per token; and a vector's
+//! `i32x4.dot_i16x8_s` sums have one row per lane, so a group needs no shuffle-and-add
+//! reduction ([`matmul_q8_quads`] gives the algebra; exact). Two blocks of 16 rows share
+//! each activation load ([`quads32`]). Measured 2026-11-29 on the Xeon, one process,
+//! alternating: kernel 25–26 GB/s on stories15M's layer shapes and 18–20 on its 9 MB
+//! classifier against 17–19 and 13–15 for the widening kernel on the interleaved layout;
+//! 15M decode in Node 20 +30–40% (923–983 tok/s against 691–719, the two packages
+//! alternating in one process). On the way, the interleaved layout with biased even codes alone gave +15%
+//! (the reduction per group was then the cost). Only the simd128 build compiles it: the
+//! relaxed build's `simd128` set (kept as the lower tier) reads quads through the scalar
+//! kernel. Tried without gain: two groups per loop iteration (more spills), rows outer,
+//! stores that pin the order.
 //!
 //! # Float kernels
 //!
@@ -242,8 +247,8 @@ fn reduce4(a: &[v128; 4]) -> v128 {
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if w.quads {
         // the relaxed build runs its own set on the plain interleaved layout, and keeps this
-        // set only as the lower tier (tests): there the biased layout takes the scalar
-        // kernel, which keeps 8 KB of code out of that module
+        // set only as the lower tier (tests): there quads take the scalar kernel, which
+        // keeps the quads kernel's code out of that module
         #[cfg(feature = "wasm-relaxed-simd")]
         return scalar::matmul_q8(w, x, out);
         #[cfg(not(feature = "wasm-relaxed-simd"))]
