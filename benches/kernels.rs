@@ -177,6 +177,7 @@ fn time(k: &Kernels, c: &Case, rows: usize, cols: usize, n: usize, hot: bool, ro
                 gs: GS,
                 il: false,
                 quads: false,
+                bias: false,
             };
             (k.matmul_q8)(black_box(&w), black_box(&x), &mut out);
             black_box(&mut out);

@@ -198,7 +198,7 @@ fn case(k: &Kernels, rows: usize, cols: usize, gs: usize, n: usize, seed: u64, q
     let x = QActs { q: xq, s: xs, n };
     let (want, got) = (&mut b.want[..n * rows], &mut b.got[..n * rows]);
     got.fill(f32::NAN);
-    let w = QRows { q: wq, s: ws, rows, stride, gs, il: false, quads: false };
+    let w = QRows { q: wq, s: ws, rows, stride, gs, il: false, quads: false, bias: false };
     (kernels::scalar().matmul_q8)(&w, &x, want);
     (k.matmul_q8)(&w, &x, got);
     let mut bad = want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
@@ -210,32 +210,37 @@ fn case(k: &Kernels, rows: usize, cols: usize, gs: usize, n: usize, seed: u64, q
         return u32::MAX;
     }
     got.fill(f32::NAN);
-    (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true, quads: false }, &x, got);
+    (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true, quads: false, bias: false }, &x, got);
     bad += want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
     // SAFETY: single-threaded.
     unsafe { COMPARED += 2 * (n * rows) as u32 };
-    // and in quads (what the simd128 build runs), for group sizes that are multiples of 4
+    // and in quads, biased (what the simd128 build runs) and plain (the relaxed build), for
+    // group sizes that are multiples of 4; the set under test's own layout last, so that
+    // `bench` finds the matrix in it
     if gs % 4 == 0 {
-        wq.copy_from_slice(&b.wq0[..wq.len()]);
-        ws.copy_from_slice(&b.ws0[..ws.len()]);
-        // SAFETY: i8/f32 viewed as bytes (same memory, no invalid bit patterns, alignment 1);
-        // wq and ws are not used through another reference meanwhile.
-        let (qb, sb) = unsafe {
-            (
-                core::slice::from_raw_parts_mut(wq.as_mut_ptr().cast::<u8>(), wq.len()),
-                core::slice::from_raw_parts_mut(ws.as_mut_ptr().cast::<u8>(), 4 * ws.len()),
-            )
-        };
-        if !Interleave::apply_quads(rows, stride, groups, qb, sb, &mut b.qs) {
-            return u32::MAX;
+        let own = under_test().layout;
+        let order = if own == Layout::Quads { [false, true] } else { [true, false] };
+        for bias in order {
+            wq.copy_from_slice(&b.wq0[..wq.len()]);
+            ws.copy_from_slice(&b.ws0[..ws.len()]);
+            // SAFETY: i8/f32 viewed as bytes (same memory, no invalid bit patterns, alignment
+            // 1); wq and ws are not used through another reference meanwhile.
+            let (qb, sb) = unsafe {
+                (
+                    core::slice::from_raw_parts_mut(wq.as_mut_ptr().cast::<u8>(), wq.len()),
+                    core::slice::from_raw_parts_mut(ws.as_mut_ptr().cast::<u8>(), 4 * ws.len()),
+                )
+            };
+            if !Interleave::apply_quads(rows, stride, groups, qb, sb, &mut b.qs, bias) {
+                return u32::MAX;
+            }
+            got.fill(f32::NAN);
+            (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true, quads: true, bias }, &x, got);
+            bad += want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
+            // SAFETY: single-threaded.
+            unsafe { COMPARED += (n * rows) as u32 };
         }
-        got.fill(f32::NAN);
-        (k.matmul_q8)(&QRows { q: wq, s: ws, rows, stride, gs, il: true, quads: true }, &x, got);
-        bad += want.iter().zip(got.iter()).filter(|(a, b)| !same(**a, **b)).count() as u32;
-        // SAFETY: single-threaded.
-        unsafe { COMPARED += (n * rows) as u32 };
-        // left in the layout of the set under test (for `bench`)
-        if under_test().layout != Layout::Quads {
+        if !own.quads() {
             wq.copy_from_slice(&b.wq0[..wq.len()]);
             ws.copy_from_slice(&b.ws0[..ws.len()]);
             if !(lay.apply(wq, gs, &mut b.sq) && lay.apply(ws, 1, &mut b.ss)) {
@@ -447,7 +452,7 @@ pub extern "C" fn best_is_expected() -> u32 {
 }
 
 /// Sets up a rows×cols (gs 32) product for `bench`: `case` leaves the matrix in the layout
-/// of the set under test (interleaved; quads for simd128).
+/// of the set under test (quads, biased for simd128, plain for the relaxed set).
 #[no_mangle]
 pub extern "C" fn bench_setup(rows: u32, cols: u32) {
     case(kernels::scalar(), rows as usize, cols as usize, 32, 1, 7, true, false, None);
@@ -464,7 +469,8 @@ pub extern "C" fn bench(which: u32, rows: u32, cols: u32, reps: u32) -> f32 {
     let groups = cols.div_ceil(32);
     let stride = groups * 32;
     let k = if which == 0 { kernels::scalar() } else { under_test() };
-    let w = QRows { q: &b.wq[..rows * stride], s: &b.ws[..rows * groups], rows, stride, gs: 32, il: which == 2, quads: which == 2 && under_test().layout == Layout::Quads };
+    let own = under_test().layout;
+    let w = QRows { q: &b.wq[..rows * stride], s: &b.ws[..rows * groups], rows, stride, gs: 32, il: which == 2, quads: which == 2 && own.quads(), bias: which == 2 && own.biased() };
     let x = QActs { q: &b.xq[..stride], s: &b.xs[..groups], n: 1 };
     let mut sum = 0.0;
     for _ in 0..reps {

@@ -402,12 +402,12 @@ fn matmul(
             Matrix::F32 { w, cols, .. } => {
                 (k.matmul_f32)(&w[r0 * cols..r1 * cols], r1 - r0, cols, &x[t0 * cols..t1 * cols], nt, o)
             }
-            Matrix::Q8 { q, s, cols, gs, il, quads, .. } => {
+            Matrix::Q8 { q, s, cols, gs, il, quads, bias, .. } => {
                 let groups = cols.div_ceil(gs);
                 let stride = groups * gs;
                 // rows r0..r1 of an interleaved layout are such a matrix too: r0 is a multiple
                 // of 16 (`bounds`), so of the layouts' blocks of 4 or 16 rows
-                let w = QRows { q: &q[r0 * stride..r1 * stride], s: &s[r0 * groups..r1 * groups], rows: r1 - r0, stride, gs, il, quads };
+                let w = QRows { q: &q[r0 * stride..r1 * stride], s: &s[r0 * groups..r1 * groups], rows: r1 - r0, stride, gs, il, quads, bias };
                 let a = QActs { q: &xq[t0 * stride..t1 * stride], s: &xs[t0 * groups..t1 * groups], n: nt };
                 (k.matmul_q8)(&w, &a, o);
             }

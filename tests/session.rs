@@ -220,7 +220,8 @@ fn gqa_prefill_equals_stepping_for_both_caches() {
 
 /// A model whose int8 matrices were rewritten in place into the interleaved layouts
 /// (`Model::from_bytes_in`, what the npm package runs: `Interleaved` for the relaxed-SIMD
-/// build, `Quads` for the simd128 one; here read through the native kernels'
+/// build is `QuadsPlain`, the simd128 one's `Quads`; `Interleaved` is kept for any kernel
+/// that wants it; here read through the native kernels'
 /// scalar fallback) gives the row-major model's logits bit for bit: decode steps,
 /// batched prefill, split over threads, both families, tied and untied heads, row counts
 /// that are not multiples of four (vocab 97, GQA's kv_dim); and with the bytes interleaved,
@@ -229,7 +230,7 @@ fn gqa_prefill_equals_stepping_for_both_caches() {
 fn interleaved_model_equals_row_major_bit_for_bit() {
     use tinygpt::threads::Pool;
     let pool: &'static Pool = Box::leak(Box::new(Pool::new(2).unwrap()));
-    for (arch, layout) in [Arch::Gpt2, Arch::Llama].into_iter().flat_map(|a| [(a, Layout::Interleaved), (a, Layout::Quads)]) {
+    for (arch, layout) in [Arch::Gpt2, Arch::Llama].into_iter().flat_map(|a| [(a, Layout::Interleaved), (a, Layout::Quads), (a, Layout::QuadsPlain)]) {
         for tied in [true, false] {
             let mut c = cfg(arch, DType::Q8);
             c.tied = tied;

@@ -203,18 +203,18 @@ fuzz_target!(|inp: Input| {
         }
     }
 
-    // the in-memory layouts (what the npm package runs: four-row interleaved for the
-    // relaxed-SIMD build, quads for the simd128 one): every file that
+    // the in-memory layouts (what the npm package runs: quads without and with biased even
+    // codes for the relaxed-SIMD and simd128 builds; four-row interleaved): every file that
     // passes its checksum is rewritten (the parser rejects overlapping sections, so the
     // in-place rewrite touches each matrix once and nothing else) and gives the row-major
     // logits bit for bit
     if inp.fix_checksum {
-        let want = if inp.kv16 { Layout::Quads } else { Layout::Interleaved };
+        let want = [Layout::Interleaved, Layout::Quads, Layout::QuadsPlain][(inp.coin % 3) as usize];
         let mut c = aligned(&b);
         let mut scratch = vec![0u8; m.interleave_scratch_len()];
         let mi = Model::from_bytes_in(c.as_mut_slice(), &mut scratch, want).expect("a parsed model interleaves");
         // a group size that is not a multiple of 4 is not put in quads
-        let got = if want == Layout::Quads && !mi.config().group_size.is_multiple_of(4) { Layout::Interleaved } else { want };
+        let got = if want.quads() && !mi.config().group_size.is_multiple_of(4) { Layout::Interleaved } else { want };
         assert!(mi.interleaved() && mi.layout() == got);
         let il = run_model(mi, &steps, ctx, batch, inp.kv16, false);
         assert_eq!(il.len(), best.len());

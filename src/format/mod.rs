@@ -46,6 +46,9 @@ pub enum Matrix<'a> {
         il: bool,
         /// With `il`: `q` and `s` are in quads ([`crate::kernels::Layout::Quads`]).
         quads: bool,
+        /// With `quads`: even-indexed codes stored with their sign bit flipped
+        /// ([`crate::kernels::Layout::Quads`], not [`crate::kernels::Layout::QuadsPlain`]).
+        bias: bool,
     },
 }
 
@@ -80,7 +83,7 @@ impl Matrix<'_> {
                 };
                 out.copy_from_slice(row);
             }
-            Matrix::Q8 { q, s, rows, cols, gs, il, quads } => {
+            Matrix::Q8 { q, s, rows, cols, gs, il, quads, bias } => {
                 use crate::kernels::Interleave;
                 let groups = cols.div_ceil(gs.max(1));
                 let lay = Interleave { rows, groups };
@@ -98,7 +101,7 @@ impl Matrix<'_> {
                                 debug_assert!(false, "row_into: row {r} out of range");
                                 return;
                             };
-                            *o = Interleave::code(v, at, true) as f32 * scale;
+                            *o = Interleave::code(v, at, bias) as f32 * scale;
                         }
                         continue;
                     }
@@ -311,10 +314,11 @@ impl<'a> Model<'a> {
     }
 
     /// [`Model::from_bytes`], then every int8 matrix rewritten in place into `layout`
-    /// (four-row interleaved, [`crate::kernels::Interleave`], or quads, [`Layout::Quads`],
-    /// which a group size that is not a multiple of 4 turns into [`Layout::Interleaved`]:
+    /// (four-row interleaved, [`crate::kernels::Interleave`], or quads, [`Layout::Quads`] and
+    /// [`Layout::QuadsPlain`], which a group size that is not a multiple of 4 turns into
+    /// [`Layout::Interleaved`]:
     /// [`Model::layout`] says which), as the returned model's [`Matrix::Q8`] views say
-    /// (`il`, `quads`). For the kernels that read
+    /// (`il`, `quads`, `bias`). For the kernels that read
     /// such a layout faster ([`crate::kernels::Kernels::layout`]: wasm32; the others read it
     /// through the scalar kernel, so use [`Model::from_bytes`] there). The results are bit
     /// for bit those of the row-major model. `scratch` needs [`Model::interleave_scratch_len`]
@@ -339,7 +343,7 @@ impl<'a> Model<'a> {
             }
             (m.config, m.dir_off)
         };
-        let layout = if layout == Layout::Quads && !config.group_size.is_multiple_of(4) { Layout::Interleaved } else { layout };
+        let layout = if layout.quads() && !config.group_size.is_multiple_of(4) { Layout::Interleaved } else { layout };
         let count = GLOBAL_SLOTS + LAYER_SLOTS * config.n_layers;
         for i in 0..count {
             let e = raw_entry(&*bytes, dir_off + i * ENTRY_LEN);
@@ -351,14 +355,16 @@ impl<'a> Model<'a> {
             let lay = crate::kernels::Interleave { rows, groups };
             let (q0, s0) = (e.data_off as usize, e.scale_off as usize);
             let (ql, sl) = (rows * groups * gs, rows * groups * 4);
-            let done = if layout == Layout::Quads {
+            let done = if layout.quads() {
                 // the sections do not overlap (the parser checks), so the two ranges are disjoint
                 let (lo, hi, q_first) = if q0 < s0 { (q0, s0, true) } else { (s0, q0, false) };
                 match bytes.get_mut(lo..).map(|b| b.split_at_mut(hi - lo)) {
                     Some((a, b)) => {
                         let (q, s) = if q_first { (a.get_mut(..ql), b.get_mut(..sl)) } else { (b.get_mut(..ql), a.get_mut(..sl)) };
                         match (q, s) {
-                            (Some(q), Some(s)) => crate::kernels::Interleave::apply_quads(rows, groups * gs, groups, q, s, scratch),
+                            (Some(q), Some(s)) => {
+                                crate::kernels::Interleave::apply_quads(rows, groups * gs, groups, q, s, scratch, layout.biased())
+                            }
                             _ => false,
                         }
                     }
@@ -465,7 +471,16 @@ impl<'a> Model<'a> {
                 let groups = cols.div_ceil(gs);
                 let q = i8s(self.bytes, e.data_off as usize, rows * groups * gs)?;
                 let s = f32s(self.bytes, e.scale_off as usize, rows * groups)?;
-                Some(Matrix::Q8 { q, s, rows, cols, gs, il: self.layout.interleaved(), quads: self.layout == Layout::Quads })
+                Some(Matrix::Q8 {
+                    q,
+                    s,
+                    rows,
+                    cols,
+                    gs,
+                    il: self.layout.interleaved(),
+                    quads: self.layout.quads(),
+                    bias: self.layout.biased(),
+                })
             }
             _ => None,
         }

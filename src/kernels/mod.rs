@@ -41,7 +41,8 @@ mod tests;
 
 /// Rows of an int8 weight matrix: `rows` rows of `stride` codes (a whole number of groups of
 /// `gs`, zero-padded) and `rows * stride / gs` scales, row-major or, with `il`, interleaved
-/// by four rows ([`Interleave`]) or, with `il` and `quads`, in quads ([`Layout::Quads`]).
+/// by four rows ([`Interleave`]) or, with `il` and `quads`, in quads ([`Layout::Quads`],
+/// [`Layout::QuadsPlain`] without `bias`).
 #[derive(Debug, Clone, Copy)]
 pub struct QRows<'a> {
     /// `(rows, stride)` codes.
@@ -59,6 +60,9 @@ pub struct QRows<'a> {
     pub il: bool,
     /// With `il`: `q` and `s` are in quads ([`Layout::Quads`]; `gs` a multiple of 4).
     pub quads: bool,
+    /// With `quads`: the codes at even indices of `q` are stored with their sign bit flipped
+    /// ([`Layout::Quads`]; without it [`Layout::QuadsPlain`]).
+    pub bias: bool,
 }
 
 /// The in-memory layouts of a model's int8 matrices. Files are row-major;
@@ -84,12 +88,25 @@ pub enum Layout {
     /// group `g` of the block's row `i` at `16b * groups + g * k + i`
     /// ([`Interleave::at_in`] with [`Interleave::QUAD_BLOCK`]).
     Quads,
+    /// [`Layout::Quads`] without the flipped sign bits: what the wasm32 relaxed-SIMD kernel
+    /// reads (its 8-bit dot product takes the codes as they are).
+    QuadsPlain,
 }
 
 impl Layout {
     /// Whether the matrices are not row-major.
     pub fn interleaved(self) -> bool {
         self != Layout::RowMajor
+    }
+
+    /// Whether the matrices are in quads ([`Layout::Quads`], [`Layout::QuadsPlain`]).
+    pub fn quads(self) -> bool {
+        matches!(self, Layout::Quads | Layout::QuadsPlain)
+    }
+
+    /// Whether even-indexed codes are stored with their sign bit flipped ([`Layout::Quads`]).
+    pub fn biased(self) -> bool {
+        self == Layout::Quads
     }
 }
 
@@ -194,9 +211,10 @@ impl Interleave {
 
     /// Rewrites a row-major matrix's codes (`rows * stride`, `stride` a multiple of 4) and
     /// scales (`rows * groups`) into quads ([`Layout::Quads`]) through `scratch` (at least
-    /// [`Interleave::quads_scratch_len`] bytes). Returns `false`, changing nothing, if
-    /// anything is too short or `stride` is not a multiple of 4.
-    pub fn apply_quads(rows: usize, stride: usize, groups: usize, q: &mut [u8], s: &mut [u8], scratch: &mut [u8]) -> bool {
+    /// [`Interleave::quads_scratch_len`] bytes), with the even codes biased if `bias`
+    /// ([`Layout::Quads`]) or not ([`Layout::QuadsPlain`]). Returns `false`, changing nothing,
+    /// if anything is too short or `stride` is not a multiple of 4.
+    pub fn apply_quads(rows: usize, stride: usize, groups: usize, q: &mut [u8], s: &mut [u8], scratch: &mut [u8], bias: bool) -> bool {
         let (codes, scales) = (Interleave { rows, groups: stride / 4 }, Interleave { rows, groups });
         if !stride.is_multiple_of(4)
             || scratch.len() < Self::quads_scratch_len(stride, groups)
@@ -207,7 +225,7 @@ impl Interleave {
         }
         // codes in "groups" of four, scales as four-byte elements
         let ok = codes.apply_in(Self::QUAD_BLOCK, q, 4, scratch) && scales.apply_in(Self::QUAD_BLOCK, s, 4, scratch);
-        if let (true, Some(q)) = (ok, q.get_mut(..rows * stride)) {
+        if let (true, true, Some(q)) = (ok, bias, q.get_mut(..rows * stride)) {
             Self::bias_even(q);
         }
         ok

@@ -17,7 +17,7 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 /// group's codes. Row `r`'s group `g` is where [`Interleave::at`](super::Interleave::at)
 /// puts it (row-major, or interleaved by four rows with `w.il`), or with `w.quads` each code
 /// where [`Interleave::quad_code_at`](super::Interleave::quad_code_at) puts it (read back
-/// through [`Interleave::code`](super::Interleave::code)) and the scale at
+/// through [`Interleave::code`](super::Interleave::code) with `w.bias`) and the scale at
 /// [`Interleave::at_in`](super::Interleave::at_in) with blocks of 16.
 #[allow(clippy::indexing_slicing, reason = "kernel contract: callers pass slices of the documented lengths, derived from a validated Config (never from input values); a mismatch is a caller bug")]
 pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
@@ -35,7 +35,7 @@ pub fn matmul_q8(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
                     let isum: i32 = (g * w.gs..(g + 1) * w.gs)
                         .map(|j| {
                             let at = Interleave::quad_code_at(w.rows, w.stride, r, j);
-                            Interleave::code(w.q[at], at, true) as i32 * xq[j] as i32
+                            Interleave::code(w.q[at], at, w.bias) as i32 * xq[j] as i32
                         })
                         .sum();
                     acc += isum as f32 * (w.s[lay.at_in(Interleave::QUAD_BLOCK, r, g, 1)] * xsg);

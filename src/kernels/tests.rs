@@ -113,7 +113,7 @@ impl Q8Case {
     }
 
     fn run(&self, k: &Kernels) -> Vec<f32> {
-        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs, il: false, quads: false };
+        let w = QRows { q: &self.wq, s: &self.ws, rows: self.rows, stride: self.stride, gs: self.gs, il: false, quads: false, bias: false };
         self.run_with(k, &w)
     }
 
@@ -133,8 +133,9 @@ impl Q8Case {
         (q, s)
     }
 
-    /// The same matrix in quads (`Interleave::apply_quads`), if the group size allows.
-    fn quads(&self) -> Option<(Vec<i8>, Vec<f32>)> {
+    /// The same matrix in quads (`Interleave::apply_quads`), biased or not, if the group size
+    /// allows.
+    fn quads(&self, bias: bool) -> Option<(Vec<i8>, Vec<f32>)> {
         if !self.gs.is_multiple_of(4) {
             return None;
         }
@@ -142,7 +143,7 @@ impl Q8Case {
         let mut q: Vec<u8> = self.wq.iter().map(|&v| v as u8).collect();
         let mut s: Vec<u8> = self.ws.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let mut scratch = vec![0u8; Interleave::quads_scratch_len(self.stride, groups)];
-        assert!(Interleave::apply_quads(self.rows, self.stride, groups, &mut q, &mut s, &mut scratch));
+        assert!(Interleave::apply_quads(self.rows, self.stride, groups, &mut q, &mut s, &mut scratch, bias));
         let s = s.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
         Some((q.into_iter().map(|v| v as i8).collect(), s))
     }
@@ -153,10 +154,12 @@ impl Q8Case {
     fn check(&self, k: &Kernels) {
         let want = self.run(scalar());
         let (q, s) = self.interleaved();
-        let w = QRows { q: &q, s: &s, rows: self.rows, stride: self.stride, gs: self.gs, il: true, quads: false };
+        let w = QRows { q: &q, s: &s, rows: self.rows, stride: self.stride, gs: self.gs, il: true, quads: false, bias: false };
         let mut runs = vec![("row-major", self.run(k)), ("interleaved", self.run_with(k, &w))];
-        if let Some((qq, qs)) = self.quads() {
-            runs.push(("quads", self.run_with(k, &QRows { q: &qq, s: &qs, quads: true, ..w })));
+        for (name, bias) in [("quads", true), ("quads-plain", false)] {
+            if let Some((qq, qs)) = self.quads(bias) {
+                runs.push((name, self.run_with(k, &QRows { q: &qq, s: &qs, quads: true, bias, ..w })));
+            }
         }
         for (layout, got) in runs {
             for (i, (&a, &b)) in want.iter().zip(&got).enumerate() {
@@ -537,7 +540,7 @@ fn q8_scalar_matches_integer_math() {
         xq[i] = if i % 3 == 0 { -127 } else { 127 };
     }
     let isum: i32 = wq.iter().zip(&xq).map(|(&a, &b)| a as i32 * b as i32).sum();
-    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs, il: false, quads: false };
+    let w = QRows { q: &wq, s: &[0.5], rows: 1, stride: 32, gs, il: false, quads: false, bias: false };
     let x = QActs { q: &xq, s: &[0.25], n: 1 };
     for k in runnable() {
         let mut out = [0f32];
@@ -813,8 +816,13 @@ fn quads_layout_is_the_documented_one() {
     let mut q: Vec<u8> = (0..rows * stride).map(|i| i as u8).collect(); // code j of row r = 8r + j
     let mut s: Vec<u8> = (0..rows * groups).flat_map(|i| (i as f32).to_ne_bytes()).collect(); // scale (r, g) = 2r + g
     let mut scratch = vec![0u8; Interleave::quads_scratch_len(stride, groups)];
-    assert!(!Interleave::apply_quads(rows, stride, groups, &mut q, &mut s, &mut scratch[1..]), "short scratch");
-    assert!(Interleave::apply_quads(rows, stride, groups, &mut q, &mut s, &mut scratch));
+    assert!(!Interleave::apply_quads(rows, stride, groups, &mut q, &mut s, &mut scratch[1..], true), "short scratch");
+    let (mut plain, mut plain_s) = (q.clone(), s.clone());
+    assert!(Interleave::apply_quads(rows, stride, groups, &mut q, &mut s, &mut scratch, true));
+    // QuadsPlain: the same places, codes as they are
+    assert!(Interleave::apply_quads(rows, stride, groups, &mut plain, &mut plain_s, &mut scratch, false));
+    assert_eq!(plain_s, s);
+    assert!(plain.iter().zip(&q).enumerate().all(|(i, (&p, &b))| b == if i % 2 == 0 { p ^ 0x80 } else { p }));
     let unbias = |at: usize| Interleave::code(q[at] as i8, at, true) as u8;
     // block 0: quad 0 of rows 0..15, then quad 1 of rows 0..15; block 1 (2 rows) likewise
     for (r, j, at) in [(0, 0, 0), (0, 3, 3), (1, 0, 4), (15, 2, 62), (0, 4, 64), (1, 5, 69), (15, 7, 127), (16, 0, 128), (17, 1, 133), (16, 4, 136), (17, 7, 143)] {
@@ -836,7 +844,7 @@ fn quads_layout_is_the_documented_one() {
         }
     }
     // a stride that is not a multiple of 4 is refused
-    assert!(!Interleave::apply_quads(2, 6, 2, &mut [0; 12], &mut [0; 16], &mut [0; 1024]));
+    assert!(!Interleave::apply_quads(2, 6, 2, &mut [0; 12], &mut [0; 16], &mut [0; 1024], true));
 }
 
 /// The AVX2 softmax (explicit intrinsics: its own `exp` on eight lanes, masked tails) equals

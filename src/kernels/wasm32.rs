@@ -15,18 +15,15 @@
 //!
 //! # The interleaved layout
 //!
-//! The kernels read both weight layouts (`QRows::il`): row-major, and the four-row
-//! interleaved one ([`super::Interleave`]) that the npm package rewrites every int8 matrix
-//! into at load (`Model::from_bytes_interleaved`, in place). Interleaved, a block's four rows
-//! of a group are 4 × gs adjacent codes and its four scales one vector load: one pointer with
-//! constant offsets instead of four, no scale gather. Group sizes 32 and 64 get their own
-//! fully unrolled copy for it; row-major matrices and the interleaved layout's last, shorter
-//! block take one general copy per set (`Dot4::BLOCK`: the specialised row-major copies cost
-//! 10 KB of module). Measured 2026-11-29 on the Xeon (`scripts/wasm_kernel_test.sh`, stories15M
+//! The kernels read every weight layout (`QRows::il`, `QRows::quads`): row-major; the
+//! four-row interleaved one ([`super::Interleave`]), which the npm package rewrote every
+//! int8 matrix into at load before quads (below) replaced it (`Model::from_bytes_in`, in
+//! place). Interleaved, a block's four rows of a group are 4 × gs adjacent codes and its four
+//! scales one vector load: one pointer with constant offsets instead of four, no scale
+//! gather. Measured 2026-11-29 on the Xeon (`scripts/wasm_kernel_test.sh`, stories15M
 //! shapes, hot): simd128 under Node 20 13.8–14.9 GB/s row-major, 17.3–18.1 interleaved;
-//! relaxed in Chromium 156 11–20 → 17–26 GB/s; decode of the 15M shape in Node, A/B in
-//! alternation against the row-major package: +18–24% (Node 20, simd128), +18% (Node 24,
-//! relaxed).
+//! relaxed in Chromium 156 11–20 → 17–26 GB/s. Row-major and interleaved matrices now take
+//! one general copy per set (`Dot4::BLOCK`, and `block4` for whole interleaved blocks).
 //!
 //! What bounds it in V8 (read from `node --print-wasm-code`): per 16 codes and row, two
 //! `vpmovsxbw` loads, two `vpmaddwd`, two `vpaddd` and one `lea` per load (V8 computes every
@@ -54,8 +51,8 @@
 //! 15M decode in Node 20 +30–40% (923–983 tok/s against 691–719, the two packages
 //! alternating in one process). On the way, the interleaved layout with biased even codes alone gave +15%
 //! (the reduction per group was then the cost). Only the simd128 build compiles it: the
-//! relaxed build's `simd128` set (kept as the lower tier) reads quads through the scalar
-//! kernel. Tried without gain: two groups per loop iteration (more spills), rows outer,
+//! relaxed build's `simd128` set (kept as the lower tier) reads biased quads through the
+//! scalar kernel. Tried without gain: two groups per loop iteration (more spills), rows outer,
 //! stores that pin the order.
 //!
 //! # Float kernels
@@ -86,6 +83,12 @@
 //! lowers it to `vpmaddubsw` (no gain) and computes something else for negative first
 //! operands (the loader's self-test rejects it).
 //!
+//! The relaxed set's own layout is quads without the bias ([`super::Layout::QuadsPlain`]):
+//! a relaxed dot product's lanes then sum four products of one row, so it needs neither the
+//! reduction per group nor the corrections ([`rquads16`]). Measured 2026-11-29 in Chromium
+//! 156, same harness: 37–40 GB/s on stories15M's layer shapes against 20–25 on the
+//! interleaved layout.
+//!
 //! The matrix product is compiled with `target_feature(enable = "relaxed-simd")`, but LLVM
 //! applies wasm target features module-wide, and with relaxed SIMD it lowers vectorized
 //! float maxima (`f32::max`, `if a > b { a } else { b }`) to `f32x4.relaxed_max` (read from
@@ -107,7 +110,7 @@ pub static SIMD128: Kernels = Kernels { name: "simd128", matmul_q8: matmul_q8_si
 /// `wasm-relaxed-simd` feature. Its matrix product is the only function compiled with
 /// `target_feature(enable = "relaxed-simd")`.
 #[cfg(feature = "wasm-relaxed-simd")]
-pub static RELAXED: Kernels = Kernels { name: "simd128-relaxed", matmul_q8: matmul_q8_relaxed, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128, layout: super::Layout::Interleaved };
+pub static RELAXED: Kernels = Kernels { name: "simd128-relaxed", matmul_q8: matmul_q8_relaxed, matmul_f32: scalar::matmul_f32, quantize: quantize_simd128, attend: attend_simd128, layout: super::Layout::QuadsPlain };
 
 /// Every wasm32 kernel set with its availability check (compile-time), lowest tier first.
 #[cfg(not(feature = "wasm-relaxed-simd"))]
@@ -246,13 +249,14 @@ fn reduce4(a: &[v128; 4]) -> v128 {
 
 fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if w.quads {
-        // the relaxed build runs its own set on the plain interleaved layout, and keeps this
-        // set only as the lower tier (tests): there quads take the scalar kernel, which
-        // keeps the quads kernel's code out of that module
-        #[cfg(feature = "wasm-relaxed-simd")]
-        return scalar::matmul_q8(w, x, out);
+        // the relaxed build runs its own set on quads without the bias, and keeps this set
+        // only as the lower tier (tests): there quads take the scalar kernel (one quads
+        // kernel per module)
         #[cfg(not(feature = "wasm-relaxed-simd"))]
-        return matmul_q8_quads(w, x, out);
+        if w.bias {
+            return matmul_q8_quads(w, x, out);
+        }
+        return scalar::matmul_q8(w, x, out);
     }
     matmul_q8_with::<Widen>(w, x, out);
 }
@@ -261,6 +265,9 @@ fn matmul_q8_simd128(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 #[target_feature(enable = "relaxed-simd")]
 fn matmul_q8_relaxed(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if w.quads {
+        if !w.bias {
+            return matmul_q8_quads(w, x, out);
+        }
         // not this set's layout (`RELAXED.layout`): correct, not fast
         return scalar::matmul_q8(w, x, out);
     }
@@ -269,15 +276,12 @@ fn matmul_q8_relaxed(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
 
 // ---- quads (simd128) ---------------------------------------------------------------------------
 
-#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// 16-byte vectors of prepared activations on the stack (64 KiB): [`matmul_q8_quads`]
 /// prepares as many tokens at a time as fit (rows up to 8,192 codes).
 const PREP: usize = 4096;
-#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// Group corrections on the stack (16 KiB), likewise.
 const PREP_GROUPS: usize = 1024;
 
-#[cfg(not(feature = "wasm-relaxed-simd"))]
 /// The int8 product on weights in quads ([`super::Layout::Quads`], the `simd128` set's
 /// layout): each 16-byte vector holds one quad (four consecutive codes) of each of four rows,
 /// so `i32x4.dot_i16x8_s` leaves one row per lane and a group's sums need no reduction
@@ -302,6 +306,12 @@ const PREP_GROUPS: usize = 1024;
 /// is not a multiple of 16, through the scalar kernel (which reads every layout), as are
 /// group sizes that are not multiples of 4 (not in quads: `Model::from_bytes_in` keeps those
 /// interleaved), matrices that are not in quads, and rows wider than the stack buffers.
+///
+/// In the relaxed build the same function reads [`super::Layout::QuadsPlain`] (codes as
+/// they are) with `i32x4.relaxed_dot_i8x16_i7x16_add_s`, whose lanes also sum four products
+/// of one row: per quad the activations' `x⁺ = max(x, 0)` and `x⁻ = x⁺ - x` (both in
+/// `[0, 127]`, the instruction's exact domain, as in [`Relaxed`]) repeated in every lane,
+/// and `Σ w·x = Σ w·x⁺ - Σ w·x⁻` per row ([`rquads16`]); no corrections.
 #[allow(clippy::indexing_slicing, reason = "lengths asserted at the top (a mismatch is a caller bug)")]
 fn matmul_q8_quads(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     if !w.il || w.gs == 0 || !w.gs.is_multiple_of(4) || !w.stride.is_multiple_of(w.gs) {
@@ -342,10 +352,19 @@ fn matmul_q8_quads(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
                     // SAFETY: b is 16 readable bytes.
                     unsafe { v128_load(b.as_ptr().cast::<v128>()) }
                 };
-                // 16-bit lanes of (even, odd) code pairs: the sign-extended even and odd codes;
-                // as 32-bit lanes, quad i's (x0, x2) and (x1 - 256·x0, x3 - 256·x2)
-                let e = i16x8_shr(i16x8_shl(v, 8), 8);
-                let o = i16x8_sub(i16x8_shr(v, 8), i16x8_shl(e, 8));
+                // simd128: 16-bit lanes of (even, odd) code pairs, the sign-extended even and
+                // odd codes; as 32-bit lanes, quad i's (x0, x2) and (x1 - 256·x0, x3 - 256·x2)
+                #[cfg(not(feature = "wasm-relaxed-simd"))]
+                let (e, o) = {
+                    let e = i16x8_shr(i16x8_shl(v, 8), 8);
+                    (e, i16x8_sub(i16x8_shr(v, 8), i16x8_shl(e, 8)))
+                };
+                // relaxed: x⁺ and x⁻ (x in [-127, 127]: both in [0, 127])
+                #[cfg(feature = "wasm-relaxed-simd")]
+                let (e, o) = {
+                    let xp = i8x16_max(v, i8x16_splat(0));
+                    (xp, i8x16_sub(xp, v))
+                };
                 let n = (nq - c).min(4);
                 let lanes = [
                     (i32x4_shuffle::<0, 0, 0, 0>(e, e), i32x4_shuffle::<0, 0, 0, 0>(o, o)),
@@ -363,15 +382,17 @@ fn matmul_q8_quads(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
                 c += n;
             }
             for g in 0..groups {
-                let even: i32 = xq[g * gs..(g + 1) * gs].iter().step_by(2).map(|&v| v as i32).sum();
+                // the relaxed build's sums need no correction
+                let even: i32 = if cfg!(feature = "wasm-relaxed-simd") { 0 } else { xq[g * gs..(g + 1) * gs].iter().step_by(2).map(|&v| v as i32).sum() };
                 // SAFETY: t·groups + g < nt·groups <= PREP_GROUPS by the choice of `per`.
                 unsafe { cp.add(t * groups + g).write(i32x4_splat(-128 * even)) };
             }
         }
         let mut r0 = 0;
         while r0 < full {
-            // two blocks at a time where there are two (they share each activation load)
-            let two = r0 + 32 <= full;
+            // two blocks at a time where there are two (they share each activation load; the
+            // relaxed kernel's two sums per row leave no registers for a second block)
+            let two = r0 + 32 <= full && cfg!(not(feature = "wasm-relaxed-simd"));
             for t in 0..nt {
                 // SAFETY: blocks r0..r0 + 16 (and r0 + 16..r0 + 32 with `two`) <= full <=
                 // rows: their codes from r0·stride and scales from r0·groups are inside the
@@ -381,16 +402,20 @@ fn matmul_q8_quads(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
                     let (wq, ws) = (w.q.as_ptr().add(r0 * stride), w.s.as_ptr().add(r0 * groups));
                     let (pt, ct, xst) = (pp.add(2 * t * nq), cp.add(t * groups), x.s.as_ptr().add((t0 + t) * groups));
                     let op = out.as_mut_ptr().add((t0 + t) * rows + r0);
+                    #[cfg(not(feature = "wasm-relaxed-simd"))]
                     if two {
                         let o = quads32(wq, wq.add(16 * stride), ws, ws.add(16 * groups), pt, ct, xst, groups, gs / 4);
                         for (b, v) in o.iter().enumerate() {
                             v128_store(op.add(4 * b).cast::<v128>(), *v);
                         }
-                    } else {
-                        let o = quads16(wq, ws, pt, ct, xst, groups, gs / 4);
-                        for (b, v) in o.iter().enumerate() {
-                            v128_store(op.add(4 * b).cast::<v128>(), *v);
-                        }
+                        continue;
+                    }
+                    #[cfg(not(feature = "wasm-relaxed-simd"))]
+                    let o = quads16(wq, ws, pt, ct, xst, groups, gs / 4);
+                    #[cfg(feature = "wasm-relaxed-simd")]
+                    let o = rquads16(wq, ws, pt, ct, xst, groups, gs / 4);
+                    for (b, v) in o.iter().enumerate() {
+                        v128_store(op.add(4 * b).cast::<v128>(), *v);
                     }
                 }
             }
@@ -440,6 +465,47 @@ unsafe fn quads16(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut c
             for (b, (acc, a)) in acc.iter_mut().zip(a).enumerate() {
                 let sc = f32x4_mul(v128_load(s.add(4 * b).cast::<v128>()), xv);
                 *acc = f32x4_add(*acc, f32x4_mul(f32x4_convert_i32x4(a), sc));
+            }
+            s = s.add(16);
+            cr = cr.add(1);
+            xs = xs.add(1);
+        }
+    }
+    acc
+}
+
+#[cfg(feature = "wasm-relaxed-simd")]
+/// [`quads16`] for the relaxed build: codes as they are ([`super::Layout::QuadsPlain`]),
+/// the token's prepared quad `c` is `x⁺` at `p[2c]` and `x⁻` at `p[2c + 1]`, and each row
+/// lane sums `Σ w·x⁺ - Σ w·x⁻` over a group with two `i32x4.relaxed_dot_i8x16_i7x16_add_s`
+/// per vector, the first starting from `cr[g]` (zero in this build).
+///
+/// # Safety
+/// [`quads16`]'s.
+#[inline(never)]
+#[target_feature(enable = "relaxed-simd")]
+unsafe fn rquads16(mut w: *const i8, mut s: *const f32, mut p: *const v128, mut cr: *const v128, mut xs: *const f32, groups: usize, qpg: usize) -> [v128; 4] {
+    let mut acc = [f32x4_splat(0.0); 4];
+    // SAFETY: the caller's contract; WebAssembly loads have no alignment requirement.
+    unsafe {
+        for _ in 0..groups {
+            let (mut pa, mut na) = ([*cr; 4], [i32x4_splat(0); 4]);
+            for _ in 0..qpg {
+                let (xp, xn) = (*p, *p.add(1));
+                for (b, (pa, na)) in pa.iter_mut().zip(na.iter_mut()).enumerate() {
+                    let v = v128_load(w.add(16 * b).cast::<v128>());
+                    *pa = i32x4_relaxed_dot_i8x16_i7x16_add(v, xp, *pa);
+                    *na = i32x4_relaxed_dot_i8x16_i7x16_add(v, xn, *na);
+                }
+                w = w.add(64);
+                p = p.add(2);
+            }
+            let xv = f32x4_splat(*xs);
+            for (b, (acc, (pa, na))) in acc.iter_mut().zip(pa.iter().zip(na)).enumerate() {
+                // Σ w·x⁺ - Σ w·x⁻ per lane, in wrapping i32 arithmetic like every other sum
+                let isum = i32x4_sub(*pa, na);
+                let sc = f32x4_mul(v128_load(s.add(4 * b).cast::<v128>()), xv);
+                *acc = f32x4_add(*acc, f32x4_mul(f32x4_convert_i32x4(isum), sc));
             }
             s = s.add(16);
             cr = cr.add(1);
@@ -511,16 +577,14 @@ fn matmul_q8_with<D: Dot4>(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
     assert!(w.q.len() >= rows * stride && w.s.len() >= rows * groups, "weights too short");
     assert!(x.q.len() >= x.n * stride && x.s.len() >= x.n * groups, "activations too short");
     assert!(out.len() >= x.n * rows, "output too short");
-    // SAFETY: the asserts above are `rows_q8`'s contract. In the interleaved layout (what
-    // the npm package runs) the common group sizes get their own copy with a constant block
-    // count (fully unrolled, immediate offsets); row-major matrices take the general copy
-    // (5–8% slower; their specialised copies cost the module 10 KB).
+    // SAFETY: the asserts above are `rows_q8`'s contract. One general copy per layout: the
+    // npm package runs quads, so the constant-block-count copies that the interleaved
+    // layout had for group sizes 32 and 64 (5–8% faster) no longer earn their module bytes.
     unsafe {
-        match (w.gs, w.il) {
-            (32, true) => rows_q8::<D, 2, true>(w, x, out),
-            (64, true) => rows_q8::<D, 4, true>(w, x, out),
-            (_, true) => rows_q8::<D, 0, true>(w, x, out),
-            (_, false) => rows_q8::<D, 0, false>(w, x, out),
+        if w.il {
+            rows_q8::<D, 0, true>(w, x, out)
+        } else {
+            rows_q8::<D, 0, false>(w, x, out)
         }
     }
 }
