@@ -6,8 +6,9 @@
 //! sampler on its logits, and the tokenizer.
 //!
 //! Oracles: no panic; a parsed model's logits have the vocabulary's length; the best kernels
-//! equal the scalar ones bit for bit on whatever weights survived; the model interleaved in
-//! place (`Model::from_bytes_interleaved`) gives the same logits; greedy sampling returns an
+//! equal the scalar ones bit for bit on whatever weights survived; the model rewritten in
+//! place into an in-memory layout (`Model::from_bytes_in`: interleaved, quads or quads-plain)
+//! gives the same logits; greedy sampling returns an
 //! id below the vocabulary size.
 #![no_main]
 

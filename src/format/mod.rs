@@ -644,7 +644,7 @@ fn check_entry(b: &[u8], cfg: &Config, at: usize, index: u32, slot: Slot, layer:
             return Err(Error::Truncated { what: "tensor data", needed: end, available: len });
         }
         // tensors follow the tokenizer in directory order, data then scales, so no two
-        // sections share a byte (what lets `Model::from_bytes_interleaved` rewrite each
+        // sections share a byte (what lets `Model::from_bytes_in` rewrite each
         // matrix in place without touching anything else)
         if off < *cursor {
             return Err(Error::BadTensor { index, why: "data overlaps an earlier section (tensors follow the tokenizer, in directory order)" });
@@ -733,7 +733,7 @@ impl AlignedBytes {
         unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
     }
 
-    /// The bytes, writable (for [`Model::from_bytes_interleaved`]).
+    /// The bytes, writable (for [`Model::from_bytes_in`]).
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: `words` owns `words.len() * 16 >= len` initialized bytes, borrowed mutably
         // through `self`; every byte pattern is a valid u128 part.

@@ -422,8 +422,8 @@ fn matmul_q8_quads(w: &QRows<'_>, x: &QActs<'_>, out: &mut [f32]) {
             r0 += if two { 32 } else { 16 };
         }
         if full < rows {
-            // the last, shorter block is a quads matrix of its own (16 rows of codes from a
-            // multiple of 16 on): the scalar kernel, token by token (its output rows are this
+            // the last, shorter block is a quads matrix of its own (its rows start at a
+            // multiple of 16): the scalar kernel, token by token (its output rows are this
             // matrix's rows `full..rows`)
             let ws = QRows { q: &w.q[full * stride..rows * stride], s: &w.s[full * groups..rows * groups], rows: rows - full, ..*w };
             for t in t0..t0 + nt {
