@@ -45,9 +45,10 @@
 //! nothing for the even one, against activations prepared once per token; and a vector's
 //! `i32x4.dot_i16x8_s` sums have one row per lane, so a group needs no shuffle-and-add
 //! reduction ([`matmul_q8_quads`] gives the algebra; exact). Two blocks of 16 rows share
-//! each activation load ([`quads32`]). Measured 2026-11-29 on the Xeon, one process,
-//! alternating: kernel 25–26 GB/s on stories15M's layer shapes and 18–20 on its 9 MB
-//! classifier against 17–19 and 13–15 for the widening kernel on the interleaved layout;
+//! each activation load ([`quads32`]). Measured 2026-11-29 on the Xeon: a prototype of the
+//! kernel, alternating in one process with the widening kernel on the interleaved layout,
+//! 25–26 GB/s on stories15M's layer shapes and 18–20 on its 9 MB classifier against 17–19
+//! and 13–15; this kernel in `scripts/wasm_kernel_test.sh` 20–25 GB/s on the layer shapes;
 //! 15M decode in Node 20 +30–40% (923–983 tok/s against 691–719, the two packages
 //! alternating in one process). On the way, the interleaved layout with biased even codes alone gave +15%
 //! (the reduction per group was then the cost). Only the simd128 build compiles it: the
