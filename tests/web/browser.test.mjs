@@ -272,17 +272,25 @@ try {
     });
     await page.fill('#prompt', 'Once');
     await page.evaluate(() => delete document.body.dataset.generated);
-    await page.click('#generate');
-    // Stop right away: the worker takes 'generate' and then 'stop' in order, and the
-    // generation yields to its message queue every 8 ms, so Stop lands within the first
-    // slice. (Waiting for a first piece first raced with the end of the generation once
-    // decoding got fast; so did sampling at temperature 1, which met EOS at token 133 before
-    // the click once the relaxed-SIMD build made decoding faster still.)
-    await page.click('#stop');
+    // Generate and Stop in one task of the page: the worker then gets 'generate' and 'stop'
+    // in that order, and since a generation yields to the worker's message queue every 8 ms,
+    // Stop is served within the first slice however fast decoding is. (Clicking Stop from
+    // Playwright after Generate raced with the end of the generation: three round trips to
+    // the page took longer than the 1,020 tokens on a fast CI machine.) `click()` does
+    // nothing on a disabled button, so this also checks that Stop is enabled while generating.
+    const enabled = await page.evaluate(() => {
+      document.getElementById('generate').click();
+      const stop = document.getElementById('stop');
+      const was = !stop.disabled;
+      stop.click();
+      return was;
+    });
+    assert(enabled, 'Stop is enabled while generating');
     await page.waitForFunction(() => document.body.dataset.generated !== undefined, null, { timeout: 60000 });
     const reason = await page.textContent('#stop-reason');
     const n = Number(await page.textContent('#n-tokens'));
     same(reason, 'cancelled', `stop reason after ${n} tokens`);
+    assert(n < 1020, `stopped early (${n} tokens)`);
     assert(!(await page.isDisabled('#generate')), 'Generate is enabled again');
   });
 
