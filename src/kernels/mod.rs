@@ -925,6 +925,24 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
+/// The constants of [`exp`], shared by its vector copies in the kernel sets (same constants,
+/// same operations, same bits).
+pub(crate) mod exp_consts {
+    pub(crate) const LOG2E: f32 = core::f32::consts::LOG2_E;
+    /// 0x3f318000: few bits, so `k·LN2_HI` is exact.
+    pub(crate) const LN2_HI: f32 = 0.693_359_4;
+    pub(crate) const LN2_LO: f32 = -2.121_944_4e-4;
+    /// ln(2^-126), the smallest normal result.
+    pub(crate) const LO: f32 = -87.336_55;
+    /// Just below ln(f32::MAX).
+    pub(crate) const HI: f32 = 88.722_83;
+    /// 1.5·2^23: adding it rounds to an integer.
+    pub(crate) const MAGIC: f32 = 12_582_912.0;
+    /// Cephes' degree-5 minimax polynomial for `expf`, highest degree first (Horner); the
+    /// last is Cephes' 5.0000001201e-1, which rounds to 0.5 in f32.
+    pub(crate) const P: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5];
+}
+
 /// `e^x` to about 1 ulp, branch-free so that loops over it vectorize, from `+`, `*` and bit
 /// operations only (no fused multiply-add, no platform maths), hence the same bits on every
 /// target. `x = k·ln 2 + r` with `k = round(x·log2 e)` (ties to even, by the 1.5·2^23 trick)
@@ -935,23 +953,16 @@ pub fn softmax(x: &mut [f32]) {
 /// `[-87.3, 88.7]` (every 61st bit pattern) in `kernels/tests.rs`: at most 1 ulp apart.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4; // 0x3f318000: few bits, so k·LN2_HI is exact
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const LO: f32 = -87.336_55; // ln(2^-126), the smallest normal result
-    const HI: f32 = 88.722_83; // just below ln(f32::MAX)
-    const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
+    use exp_consts::*;
     // NaN becomes 0 here (the result is replaced by NaN below), so that kf is always an
     // integer in [-126, 128]
     let xc = if x.is_nan() { 0.0 } else { x.clamp(LO, HI) };
     let kf = (xc * LOG2E + MAGIC) - MAGIC;
     let r = (xc - kf * LN2_HI) - kf * LN2_LO;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which rounds to 0.5 in f32
+    let mut p = P[0];
+    for &c in &P[1..] {
+        p = p * r + c;
+    }
     let er = (r * r) * p + r + 1.0;
     // 2^k for k in -126..=128; 2^128 is not an f32, so for k = 128 (x just below HI, where
     // e^r < 1 keeps the result finite) it is applied as 2 · 2^127

@@ -849,23 +849,16 @@ fn st4(d: &mut [f32], x: v128) {
 /// [`super::exp`] on four lanes.
 #[inline(always)]
 fn exp4(x: v128) -> v128 {
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const LO: f32 = -87.336_55;
-    const HI: f32 = 88.722_83;
-    const MAGIC: f32 = 12_582_912.0;
+    use super::exp_consts::*;
     let nan = f32x4_ne(x, x);
     // clamp(x, LO, HI) for non-NaN x (pmax/pmin: `LO < x ? x : LO`, `x < HI ? x : HI`); NaN → 0
     let xc = v128_andnot(f32x4_pmin(f32x4_pmax(f32x4_splat(LO), x), f32x4_splat(HI)), nan);
     let kf = f32x4_sub(f32x4_add(f32x4_mul(xc, f32x4_splat(LOG2E)), f32x4_splat(MAGIC)), f32x4_splat(MAGIC));
     let r = f32x4_sub(f32x4_sub(xc, f32x4_mul(kf, f32x4_splat(LN2_HI))), f32x4_mul(kf, f32x4_splat(LN2_LO)));
-    let mut p = f32x4_splat(1.987_569_1e-4);
-    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(1.398_199_9e-3));
-    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(8.333_452e-3));
-    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(4.166_579_6e-2));
-    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(1.666_666_5e-1));
-    p = f32x4_add(f32x4_mul(p, r), f32x4_splat(0.5));
+    let mut p = f32x4_splat(P[0]);
+    for &k in &P[1..] {
+        p = f32x4_add(f32x4_mul(p, r), f32x4_splat(k));
+    }
     let er = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(r, r), p), r), f32x4_splat(1.0));
     // kf is an integer in [-126, 128]: the truncation is exact
     let k = i32x4_trunc_sat_f32x4(kf);

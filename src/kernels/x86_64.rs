@@ -975,12 +975,7 @@ unsafe fn attend_avx2_inner(kv: super::KvHead<'_>, ks: usize, vs: usize, q: &[f3
 #[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn exp8(x: __m256) -> __m256 {
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const LO: f32 = -87.336_55;
-    const HI: f32 = 88.722_83;
-    const MAGIC: f32 = 12_582_912.0;
+    use super::exp_consts::*;
     let c = _mm256_set1_ps;
     let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
     // clamp(x, LO, HI) for non-NaN x (`maxps(x, LO)` is `x > LO ? x : LO`, then
@@ -988,12 +983,10 @@ unsafe fn exp8(x: __m256) -> __m256 {
     let xc = _mm256_andnot_ps(nan, _mm256_min_ps(_mm256_max_ps(x, c(LO)), c(HI)));
     let kf = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(xc, c(LOG2E)), c(MAGIC)), c(MAGIC));
     let r = _mm256_sub_ps(_mm256_sub_ps(xc, _mm256_mul_ps(kf, c(LN2_HI))), _mm256_mul_ps(kf, c(LN2_LO)));
-    let mut p = c(1.987_569_1e-4);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c(1.398_199_9e-3));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c(8.333_452e-3));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c(4.166_579_6e-2));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c(1.666_666_5e-1));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c(0.5));
+    let mut p = c(P[0]);
+    for &k in &P[1..] {
+        p = _mm256_add_ps(_mm256_mul_ps(p, r), c(k));
+    }
     let er = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(r, r), p), r), c(1.0));
     // kf is an integer in [-126, 128]: the truncation is exact
     let k = _mm256_cvttps_epi32(kf);
